@@ -1,0 +1,182 @@
+"""Hyperparameters as small frozen dataclasses, with the original OSVOS defaults.
+
+Every checkpoint and TensorBoard run written by osvos_tf stores the config that produced it as JSON
+(:func:`save_config`), so a result can always be traced back to its settings.
+
+Learning rates: the original code sums the loss over the pixels of an image and trains at 1e-8. osvos_tf
+averages over the pixels instead (the gradient no longer grows with the image size), so its learning
+rates are the original ones times 854 x 480 (the DAVIS 480p frame): ``1e-8 * 854 * 480 = 4.0992e-3``.
+On a full 854x480 frame both formulations give the same update.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+from typing import Any
+
+#: 1e-8 (the original learning rate with a pixel-summed loss) scaled to a pixel-averaged loss at 854x480.
+ORIGINAL_LR_MEAN_LOSS = 1e-8 * 854 * 480
+
+
+@dataclasses.dataclass(frozen=True)
+class LrMultipliers:
+    """Learning-rate multipliers of the original release (Caffe ``lr_mult``), per kind of layer.
+
+    VGG16 and the 16-channel side ``prep`` convs: kernels x1, biases x2; the deep-supervision ``score``
+    convs: x0.1 / x0.2; the ``fuse`` conv: x0.01 / x0.02. The bilinear upsampling is frozen (not trainable).
+    """
+
+    trunk_kernel: float = 1.0
+    trunk_bias: float = 2.0
+    score_kernel: float = 0.1
+    score_bias: float = 0.2
+    fuse_kernel: float = 0.01
+    fuse_bias: float = 0.02
+
+
+@dataclasses.dataclass(frozen=True)
+class FineTuneConfig:
+    """One-shot fine-tuning on the annotated frame(s) (the paper's online training).
+
+    Attributes:
+        iterations: parameter updates. The original runs 500 (TF demo) to 2000 (paper) at full resolution,
+            over an hour per sequence on a 2-core CPU; the default here is a CPU-sized budget, see README.
+        learning_rate: for the pixel-averaged loss (see the module docstring); constant, as the original.
+        momentum, weight_decay: SGD with momentum; L2 weight decay on kernels only (Caffe-style: added
+            to the gradient before the learning-rate multiplier).
+        scales: random rescaling of the training frame, as the original's offline augmentation.
+        flip: random horizontal flip.
+        side_loss_weight: weight of the four deep-supervision side losses (the original fine-tunes the
+            fused output only: 0).
+        seed: seed of the augmentation sampling (runs are repeatable for a given seed).
+    """
+
+    iterations: int = 100
+    learning_rate: float = ORIGINAL_LR_MEAN_LOSS
+    momentum: float = 0.9
+    weight_decay: float = 2e-4
+    scales: tuple[float, ...] = (0.5, 0.8, 1.0)
+    flip: bool = True
+    side_loss_weight: float = 0.0
+    lr_multipliers: LrMultipliers = LrMultipliers()
+    seed: int = 0
+
+
+@dataclasses.dataclass(frozen=True)
+class ParentTrainConfig:
+    """Offline training of the parent network on DAVIS (the original recipe by default).
+
+    Attributes:
+        phase_steps: updates at the end of each deep-supervision phase; the side losses are weighted
+            ``side_weights[k]`` during phase k (original: 15k / 30k / 50k updates with weights 1, 0.5, 0).
+        lr_boundaries, lr_values: the piecewise-constant schedule of the original, over updates.
+        accumulate: images whose gradients are averaged into one update (the original ``iter_size``).
+        micro_batch: images per forward pass (``accumulate`` must be a multiple of it).
+        crop: (height, width) of the random crop taken after rescaling (None: whole frames, batch 1).
+        base_scale: every frame is first resized by this factor (1.0 = 480p).
+        checkpoint_every, keep_checkpoints: checkpoint cadence (updates) and how many to keep.
+        image_summary_every: TensorBoard input/mask/prediction images every this many updates.
+        optimizer: 'sgd' (the original) or 'adam'.
+    """
+
+    phase_steps: tuple[int, ...] = (15000, 30000, 50000)
+    side_weights: tuple[float, ...] = (1.0, 0.5, 0.0)
+    lr_boundaries: tuple[int, ...] = (10000, 15000, 25000, 30000, 40000)
+    lr_values: tuple[float, ...] = tuple(ORIGINAL_LR_MEAN_LOSS * f for f in (1, 0.1, 1, 0.1, 1, 0.1))
+    momentum: float = 0.9
+    weight_decay: float = 2e-4
+    accumulate: int = 10
+    micro_batch: int = 1
+    crop: tuple[int, int] | None = None
+    base_scale: float = 1.0
+    scales: tuple[float, ...] = (0.5, 0.8, 1.0)
+    flip: bool = True
+    lr_multipliers: LrMultipliers = LrMultipliers()
+    optimizer: str = "sgd"
+    checkpoint_every: int = 500
+    keep_checkpoints: int = 3
+    image_summary_every: int = 100
+    shuffle_buffer: int = 2048
+    seed: int = 0
+    base_weights: str = "hed"
+
+    @property
+    def total_steps(self) -> int:
+        return self.phase_steps[-1]
+
+    def side_weight_at(self, step: int) -> float:
+        """Side-loss weight for update number ``step`` (0-based)."""
+        for end, weight in zip(self.phase_steps, self.side_weights):
+            if step < end:
+                return weight
+        return self.side_weights[-1]
+
+    def lr_at(self, step: int) -> float:
+        """Learning rate for update number ``step`` (0-based), piecewise constant."""
+        for boundary, value in zip(self.lr_boundaries, self.lr_values):
+            if step < boundary:
+                return value
+        return self.lr_values[len(self.lr_boundaries)]
+
+    def validate(self) -> None:
+        if len(self.phase_steps) != len(self.side_weights):
+            raise ValueError(
+                f"phase_steps and side_weights must have the same length; got {len(self.phase_steps)} "
+                f"and {len(self.side_weights)}.")
+        if len(self.lr_values) != len(self.lr_boundaries) + 1:
+            raise ValueError(
+                f"lr_values needs one more entry than lr_boundaries; got {len(self.lr_values)} values for "
+                f"{len(self.lr_boundaries)} boundaries.")
+        if self.accumulate % self.micro_batch:
+            raise ValueError(
+                f"accumulate ({self.accumulate}) must be a multiple of micro_batch ({self.micro_batch}).")
+        if self.crop is None and self.micro_batch != 1:
+            raise ValueError("micro_batch > 1 needs a fixed crop size (crop=(h, w)): frames differ in size.")
+        if self.optimizer not in ("sgd", "adam"):
+            raise ValueError(f"optimizer must be 'sgd' or 'adam', got {self.optimizer!r}.")
+
+
+def config_to_dict(config: Any) -> dict:
+    """A dataclass config as a JSON-ready dict, tagged with its class name."""
+    return {"type": type(config).__name__, **dataclasses.asdict(config)}
+
+
+def config_from_dict(data: dict) -> Any:
+    """Inverse of :func:`config_to_dict` (tuples restored, nested dataclasses rebuilt)."""
+    data = dict(data)
+    kind = data.pop("type", None)
+    classes = {c.__name__: c for c in (FineTuneConfig, ParentTrainConfig)}
+    if kind not in classes:
+        raise ValueError(f"Unknown config type {kind!r}; expected one of {sorted(classes)}.")
+    cls = classes[kind]
+    known = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = sorted(set(data) - set(known))
+    if unknown:
+        raise ValueError(f"Unknown {kind} fields {unknown}; known fields: {sorted(known)}.")
+    out = {}
+    for name, value in data.items():
+        if name == "lr_multipliers":
+            value = LrMultipliers(**value)
+        elif isinstance(value, list):
+            value = tuple(value)
+        out[name] = value
+    return cls(**out)
+
+
+def save_config(config: Any, path: str | os.PathLike, **extra: Any) -> None:
+    """Write ``config`` (plus any ``extra`` JSON-able fields) to ``path`` as JSON."""
+    data = config_to_dict(config)
+    if extra:
+        data = {**data, "_extra": extra}
+    with open(path, "w") as f:
+        json.dump(data, f, indent=2, sort_keys=True)
+
+
+def load_config(path: str | os.PathLike) -> Any:
+    """Read a config written by :func:`save_config`."""
+    with open(path) as f:
+        data = json.load(f)
+    data.pop("_extra", None)
+    return config_from_dict(data)

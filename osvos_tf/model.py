@@ -1,0 +1,193 @@
+"""The OSVOS network (Caelles et al., CVPR 2017) as a Keras functional model.
+
+Architecture, as in the original Caffe release:
+
+* VGG16 ``block1_conv1`` .. ``block5_conv3`` (keras.applications names, so weights load by name), 3x3 convs
+  with ReLU, 2x2 max-pools that round up (``padding='same'``: odd sizes work, like Caffe's ceil mode);
+  no pool5 and no fully-connected layers.
+* Side paths on conv2_2, conv3_3, conv4_3 and conv5_3 (strides s = 2, 4, 8, 16): a 3x3 conv to 16
+  channels with no activation (``side{k}_prep``), a fixed bilinear transposed conv with kernel 2s and stride
+  s (``side{k}_upsample``), and a crop back to the input size (``side{k}_crop``).
+* ``fuse``: the 4 x 16 upsampled channels concatenated, then a 1x1 conv to one channel: logits at the
+  input's full resolution.
+* For parent training, four deep-supervision outputs: a 1x1 conv 16 -> 1 on each prep output
+  (``side{k}_score``), upsampled and cropped the same way.
+
+Crop offsets: the upsampled map is cropped at offset s/2 in both axes, as the original Caffe model. That is
+the exact alignment: the bilinear kernel of size 2s peaks at s - 1/2, so feature i (centred on input pixel
+s*i + (s-1)/2) lands on s*i + s - 1/2 - s/2. The TF and PyTorch ports centre-crop instead, which equals s/2
+only when the padded size exceeds the input by exactly s (480 rows: yes; 854 columns at s=16: 13 px, a
+5-pixel shift). osvos_tf uses s/2.
+
+New convs start from N(0, 0.001) with zero biases, as the original.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import keras
+from keras import layers, ops
+
+#: Caffe VGG16 mean pixel, BGR order, on the 0..255 scale.
+MEAN_BGR = (104.00699, 116.66877, 122.67892)
+
+#: VGG16 conv layers: (block, number of convs, channels).
+VGG_BLOCKS = ((1, 2, 64), (2, 2, 128), (3, 3, 256), (4, 3, 512), (5, 3, 512))
+
+#: VGG16 conv layer names, in order.
+VGG_LAYER_NAMES = tuple(f"block{b}_conv{j}" for b, n, _ in VGG_BLOCKS for j in range(1, n + 1))
+
+#: Side paths: VGG block whose last conv feeds it -> upsampling stride.
+SIDE_STRIDES = {2: 2, 3: 4, 4: 8, 5: 16}
+
+SIDE_CHANNELS = 16
+
+
+def preprocess(frames):
+    """RGB frames -> network input: BGR, float32, minus the Caffe mean. The only preprocessing in osvos_tf.
+
+    Args:
+        frames: uint8 or float RGB on the 0..255 scale, shape (H, W, 3) or (B, H, W, 3); numpy or tensor.
+
+    Returns:
+        float32 tensor of the same shape, BGR channel order, mean-subtracted (roughly -123..151).
+    """
+    x = ops.cast(frames, "float32")
+    return ops.flip(x, axis=-1) - ops.convert_to_tensor(np.array(MEAN_BGR, np.float32))
+
+
+def bilinear_kernel(stride: int) -> np.ndarray:
+    """The FCN / Caffe ``bilinear`` filler for a transposed conv of kernel 2*stride, stride ``stride``.
+
+    Returns:
+        float32 (2s, 2s), separable: ``k[i, j] = w[i] * w[j]`` with ``w[i] = 1 - |i - (s - 1/2)| / s``
+        (a tent peaking between taps s-1 and s; for s = 2: 0.25, 0.75, 0.75, 0.25).
+    """
+    size = 2 * stride
+    factor = (size + 1) // 2
+    center = factor - 1 if size % 2 == 1 else factor - 0.5
+    w = 1.0 - np.abs(np.arange(size) - center) / factor
+    return np.outer(w, w).astype(np.float32)
+
+
+@keras.saving.register_keras_serializable(package="osvos_tf")
+class BilinearUpsample(layers.Layer):
+    """Fixed (non-trainable) bilinear transposed conv, kernel 2s, stride s, applied to each channel.
+
+    Input (B, h, w, C) -> output (B, s*(h+1), s*(w+1), C), as Caffe's Deconvolution with no padding and
+    ``group = C``. The kernel is a non-trainable weight, so it is saved with the model and never updated.
+    """
+
+    def __init__(self, stride: int, **kwargs):
+        super().__init__(**kwargs)
+        if int(stride) < 1:
+            raise ValueError(f"stride must be a positive integer, got {stride!r}.")
+        self.stride = int(stride)
+
+    def build(self, input_shape):
+        k = 2 * self.stride
+        self.kernel = self.add_weight(
+            name="kernel", shape=(k, k, 1, 1), trainable=False,
+            initializer=keras.initializers.Constant(bilinear_kernel(self.stride).reshape(k, k, 1, 1)))
+
+    def call(self, x):
+        import tensorflow as tf  # the transposed conv with an explicit output shape is TF-specific
+
+        s = self.stride
+        shape = tf.shape(x)
+        b, h, w, c = shape[0], shape[1], shape[2], shape[3]
+        # channels into the batch axis: one 1-channel transposed conv serves every channel
+        x1 = tf.reshape(tf.transpose(x, [0, 3, 1, 2]), tf.stack([b * c, h, w, 1]))
+        out_h, out_w = s * (h + 1), s * (w + 1)
+        y = tf.nn.conv2d_transpose(x1, tf.cast(self.kernel, x.dtype), tf.stack([b * c, out_h, out_w, 1]),
+                                   strides=s, padding="VALID")
+        y = tf.transpose(tf.reshape(y, tf.stack([b, c, out_h, out_w])), [0, 2, 3, 1])
+        return y
+
+    def compute_output_shape(self, input_shape):
+        b, h, w, c = input_shape
+        s = self.stride
+        return (b, None if h is None else s * (h + 1), None if w is None else s * (w + 1), c)
+
+    def get_config(self):
+        return {**super().get_config(), "stride": self.stride}
+
+
+@keras.saving.register_keras_serializable(package="osvos_tf")
+class CropLike(layers.Layer):
+    """Crop ``x`` to the spatial size of ``reference`` starting at ``(offset, offset)``.
+
+    Inputs: ``[x (B, H', W', C), reference (B, H, W, ...)]`` with H' >= offset + H and W' >= offset + W.
+    Output: ``x[:, offset:offset + H, offset:offset + W, :]``.
+    """
+
+    def __init__(self, offset: int, **kwargs):
+        super().__init__(**kwargs)
+        self.offset = int(offset)
+
+    def call(self, inputs):
+        x, reference = inputs
+        shape = ops.shape(reference)
+        o = self.offset
+        return x[:, o:o + shape[1], o:o + shape[2], :]
+
+    def compute_output_shape(self, input_shapes):
+        x_shape, ref_shape = input_shapes
+        return (x_shape[0], ref_shape[1], ref_shape[2], x_shape[3])
+
+    def get_config(self):
+        return {**super().get_config(), "offset": self.offset}
+
+
+def _new_conv(filters: int, size: int, name: str, activation=None) -> layers.Conv2D:
+    return layers.Conv2D(
+        filters, size, padding="same", activation=activation, name=name,
+        kernel_initializer=keras.initializers.RandomNormal(stddev=0.001),
+        bias_initializer="zeros")
+
+
+def build_osvos(side_outputs: bool = False, name: str = "osvos") -> keras.Model:
+    """Build the OSVOS network (randomly initialised; see :mod:`osvos_tf.weights` to load weights).
+
+    Args:
+        side_outputs: also return the four deep-supervision side logits (for parent training).
+        name: model name.
+
+    Returns:
+        A Keras model. Input: float32 (B, H, W, 3), the output of :func:`preprocess`, any H, W >= 1.
+        Output: float32 logits (B, H, W, 1) at the input's resolution; with ``side_outputs``, the list
+        ``[fused_logits, side2_logits, side3_logits, side4_logits, side5_logits]``, all (B, H, W, 1).
+    """
+    inputs = keras.Input(shape=(None, None, 3), name="image")
+    x = inputs
+    features = {}
+    for block, n_convs, channels in VGG_BLOCKS:
+        if block > 1:
+            x = layers.MaxPooling2D(2, strides=2, padding="same", name=f"block{block - 1}_pool")(x)
+        for j in range(1, n_convs + 1):
+            x = _new_conv(channels, 3, f"block{block}_conv{j}", activation="relu")(x)
+        features[block] = x
+
+    prep_maps, score_maps = [], []
+    for block, stride in SIDE_STRIDES.items():
+        prep = _new_conv(SIDE_CHANNELS, 3, f"side{block}_prep")(features[block])
+        up = BilinearUpsample(stride, name=f"side{block}_upsample")(prep)
+        prep_maps.append(CropLike(stride // 2, name=f"side{block}_crop")([up, inputs]))
+        if side_outputs:
+            score = _new_conv(1, 1, f"side{block}_score")(prep)
+            score_up = BilinearUpsample(stride, name=f"side{block}_score_upsample")(score)
+            score_maps.append(CropLike(stride // 2, name=f"side{block}_score_crop")([score_up, inputs]))
+
+    concat = layers.Concatenate(axis=-1, name="fuse_concat")(prep_maps)
+    fused = _new_conv(1, 1, "fuse")(concat)
+    outputs = [fused, *score_maps] if side_outputs else fused
+    return keras.Model(inputs, outputs, name=name)
+
+
+def layer_kind(layer_name: str) -> str:
+    """Which learning-rate group a layer belongs to: 'trunk' (VGG and prep convs), 'score' or 'fuse'."""
+    if layer_name == "fuse":
+        return "fuse"
+    if layer_name.endswith("_score"):
+        return "score"
+    return "trunk"

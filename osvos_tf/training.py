@@ -1,0 +1,208 @@
+"""Optimisation shared by one-shot fine-tuning and parent training, and the fine-tuning loop.
+
+The original recipe (Caffe semantics): SGD with momentum 0.9; L2 weight decay 2e-4 on kernels only, added to
+the gradient; per-layer learning-rate multipliers (VGG and prep convs: kernels x1, biases x2; side scores
+x0.1 / x0.2; fuse x0.01 / x0.02); the bilinear upsampling is frozen. :class:`GroupedOptimizer` implements
+the multipliers with one Keras optimizer per distinct multiplier, each at ``base lr * multiplier``, which
+is exact for SGD and also correct for Adam (where scaling the gradient would not scale the step).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import time
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+import keras
+import tensorflow as tf
+
+from osvos_tf.config import FineTuneConfig, LrMultipliers, save_config
+from osvos_tf.data import augmented_variants
+from osvos_tf.losses import deep_supervision_loss
+from osvos_tf.model import layer_kind
+from osvos_tf.progress import Progress
+
+
+def variable_groups(model, multipliers: LrMultipliers):
+    """``[(variable, lr multiplier, decays)]`` for every trainable variable of ``model``.
+
+    Kernels decay (L2), biases do not. Multipliers follow :class:`osvos_tf.config.LrMultipliers`.
+    """
+    out = []
+    for layer in model.layers:
+        if not layer.trainable_weights:
+            continue
+        kind = layer_kind(layer.name)
+        for var in layer.trainable_weights:
+            is_kernel = "kernel" in var.path.split("/")[-1]
+            mult = getattr(multipliers, f"{kind}_{'kernel' if is_kernel else 'bias'}")
+            out.append((var, float(mult), is_kernel))
+    return out
+
+
+class GroupedOptimizer:
+    """SGD-momentum (or Adam) with Caffe-style per-variable learning-rate multipliers and L2 decay.
+
+    Args:
+        model: the network whose trainable variables are optimised.
+        multipliers: learning-rate multipliers per kind of layer.
+        kind: 'sgd' (the original) or 'adam'.
+        momentum: SGD momentum.
+        weight_decay: L2 coefficient on kernels, added to the gradient (``g + wd * w``).
+
+    The base learning rate is the variable :attr:`learning_rate`; assign it before each update.
+    Must be created inside the same ``tf.distribute`` strategy scope as the model.
+    """
+
+    def __init__(self, model, multipliers: LrMultipliers, kind: str = "sgd", momentum: float = 0.9,
+                 weight_decay: float = 2e-4):
+        if kind not in ("sgd", "adam"):
+            raise ValueError(f"optimizer kind must be 'sgd' or 'adam', got {kind!r}.")
+        self.learning_rate = tf.Variable(0.0, trainable=False, dtype=tf.float32, name="base_learning_rate")
+        self.weight_decay = float(weight_decay)
+        groups = variable_groups(model, multipliers)
+        self.variables = [v for v, _, _ in groups]
+        self._decays = [d for _, _, d in groups]
+        self._group_of = []
+        self._multipliers = sorted({m for _, m, _ in groups}, reverse=True)
+        self.optimizers = []
+        for mult in self._multipliers:
+            lr = (lambda m=mult: self.learning_rate * m)
+            if kind == "sgd":
+                opt = keras.optimizers.SGD(learning_rate=lr, momentum=momentum)
+            else:
+                opt = keras.optimizers.Adam(learning_rate=lr)
+            self.optimizers.append(opt)
+        index = {m: i for i, m in enumerate(self._multipliers)}
+        self._group_of = [index[m] for _, m, _ in groups]
+        for i, opt in enumerate(self.optimizers):
+            opt.build([v for v, g in zip(self.variables, self._group_of) if g == i])
+
+    def apply(self, grads: Sequence[tf.Tensor]) -> None:
+        """One update from ``grads`` (aligned with :attr:`variables`; summed over replicas by Keras)."""
+        replicas = tf.distribute.get_strategy().num_replicas_in_sync
+        wd = self.weight_decay / replicas
+        per_group = [([], []) for _ in self.optimizers]
+        for grad, var, decays, group in zip(grads, self.variables, self._decays, self._group_of):
+            if grad is None:
+                continue
+            if decays and wd:
+                grad = grad + wd * var.value
+            per_group[group][0].append(grad)
+            per_group[group][1].append(var)
+        for opt, (g, v) in zip(self.optimizers, per_group):
+            if g:
+                opt.apply(g, v)
+
+    def state(self) -> list[np.ndarray]:
+        """Every optimizer state variable (iterations, momenta, ...) as numpy, for checkpoints."""
+        return [np.asarray(v) for opt in self.optimizers for v in opt.variables]
+
+    def set_state(self, arrays: Sequence[np.ndarray]) -> None:
+        variables = [v for opt in self.optimizers for v in opt.variables]
+        if len(variables) != len(arrays):
+            raise ValueError(f"Optimizer state has {len(arrays)} arrays, this optimizer {len(variables)}: "
+                             "the checkpoint was written with another optimizer or model.")
+        for var, arr in zip(variables, arrays):
+            var.assign(arr)
+
+
+@dataclasses.dataclass
+class FitHistory:
+    """What a fine-tuning run did. ``losses``: total loss per update; ``seconds``: wall time."""
+
+    iterations: int
+    seconds: float
+    losses: list[float]
+    stopped_by_budget: bool
+
+
+def make_update_fn(model, optimizer: GroupedOptimizer):
+    """A compiled one-image update: ``update(image (1,h,w,3), label (1,h,w,1), side_weight) -> loss``."""
+
+    @tf.function(reduce_retracing=True)
+    def update(image, label, side_weight):
+        with tf.GradientTape() as tape:
+            outputs = model(image, training=True)
+            total, _, _ = deep_supervision_loss(label, outputs, side_weight)
+        grads = tape.gradient(total, optimizer.variables)
+        optimizer.apply(grads)
+        return total
+
+    return update
+
+
+def finetune(model, frames: Sequence[np.ndarray], masks: Sequence[np.ndarray], config: FineTuneConfig,
+             time_budget_s: float | None = None, log_dir: str | os.PathLike | None = None,
+             progress: bool = True) -> FitHistory:
+    """Fine-tune ``model`` in place on annotated frames, with the original one-shot recipe.
+
+    Each update takes one augmented copy (random scale from ``config.scales``, random flip) of one
+    annotated frame, chosen at random, as the original (batch 1).
+
+    Args:
+        model: a network from :func:`osvos_tf.model.build_osvos` holding the starting (parent) weights; it
+            is modified in place, so pass a copy.
+        frames: uint8 RGB (H, W, 3) frames; masks: bool (H, W), same sizes.
+        config: the recipe; ``config.iterations`` updates unless ``time_budget_s`` runs out first.
+        time_budget_s: stop after this many seconds of training (the model as it is then is kept).
+        log_dir: write TensorBoard scalars (loss, learning rate) and images (input, mask, prediction)
+            there, with the config as ``config.json``.
+        progress: show a progress bar on stderr.
+    """
+    rng = np.random.default_rng(config.seed)
+    variants = [v for f, m in zip(frames, masks) for v in augmented_variants(f, m, config.scales, config.flip)]
+    side_outputs = isinstance(model.outputs, (list, tuple)) and len(model.outputs) > 1
+    if config.side_loss_weight and not side_outputs:
+        raise ValueError("side_loss_weight > 0 needs a model built with side_outputs=True.")
+    optimizer = GroupedOptimizer(model, config.lr_multipliers, "sgd", config.momentum, config.weight_decay)
+    optimizer.learning_rate.assign(config.learning_rate)
+    update = make_update_fn(model, optimizer)
+    side_weight = tf.constant(config.side_loss_weight, tf.float32)
+
+    writer = None
+    if log_dir is not None:
+        Path(log_dir).mkdir(parents=True, exist_ok=True)
+        save_config(config, Path(log_dir) / "config.json")
+        writer = tf.summary.create_file_writer(str(log_dir))
+    image_every = max(1, config.iterations // 10)
+
+    bar = Progress(config.iterations, "fine-tune", enabled=progress)
+    losses: list[float] = []
+    start = time.perf_counter()
+    stopped = False
+    for it in range(config.iterations):
+        if time_budget_s is not None and time.perf_counter() - start >= time_budget_s:
+            stopped = True
+            break
+        image, label = variants[int(rng.integers(len(variants)))]
+        loss = float(update(image, label, side_weight))
+        if not np.isfinite(loss):
+            raise FloatingPointError(f"Fine-tuning diverged at update {it}: loss {loss}. Lower the learning rate.")
+        losses.append(loss)
+        if writer is not None:
+            with writer.as_default(step=it):
+                tf.summary.scalar("loss/total", loss)
+                tf.summary.scalar("learning_rate", config.learning_rate)
+                if it % image_every == 0 or it == config.iterations - 1:
+                    log_images(model, image, label)
+        bar.update(status=f"loss {loss:.4f}")
+    bar.close()
+    if writer is not None:
+        writer.flush()
+    return FitHistory(len(losses), time.perf_counter() - start, losses, stopped)
+
+
+def log_images(model, image, label, max_outputs: int = 1) -> None:
+    """TensorBoard images of the input (RGB), the mask and the predicted probabilities (current writer)."""
+    from osvos_tf.model import MEAN_BGR
+
+    outputs = model(image, training=False)
+    logits = outputs[0] if isinstance(outputs, (list, tuple)) else outputs
+    rgb = tf.reverse(image + tf.constant(MEAN_BGR, tf.float32), axis=[-1]) / 255.0
+    tf.summary.image("input", tf.clip_by_value(rgb, 0, 1), max_outputs=max_outputs)
+    tf.summary.image("mask", label, max_outputs=max_outputs)
+    tf.summary.image("prediction", tf.sigmoid(logits), max_outputs=max_outputs)

@@ -1,0 +1,111 @@
+"""The one-shot API: fine-tuning a copy, segmenting lazily, multi-frame fit, bad input."""
+
+import dataclasses
+
+import numpy as np
+import pytest
+
+from osvos_tf import OSVOS
+from osvos_tf.config import FineTuneConfig
+
+
+def iou(pred, gt):
+    union = (pred | gt).sum()
+    return (pred & gt).sum() / union if union else 1.0
+
+
+@pytest.fixture(scope="module")
+def base():
+    return OSVOS.from_base_weights("hed", FineTuneConfig(iterations=60))
+
+
+def test_finetuning_lifts_iou_far_above_the_unfinetuned_model(base, clip):
+    frames, masks = clip
+    before = [iou(p > 0.5, m) for p, m in zip(base.segment(frames[1:]), masks[1:])]
+    parent_fuse = np.asarray(base._model.get_layer("fuse").kernel).copy()
+    state = base.fit_one_shot(frames[0], masks[0], progress=False)
+    after = [iou(p > 0.5, m) for p, m in zip(base.segment(frames[1:]), masks[1:])]
+    assert state.iterations == 60 and len(state.losses) == 60
+    assert np.mean(state.losses[-10:]) < np.mean(state.losses[:10])
+    assert np.mean(after) > 0.75, (np.mean(before), np.mean(after))
+    assert np.mean(after) > np.mean(before) + 0.3
+    # the parent is untouched: reset() gives back the unfine-tuned predictions
+    np.testing.assert_array_equal(base._parent["fuse"][0], parent_fuse)
+    base.reset()
+    again = [iou(p > 0.5, m) for p, m in zip(base.segment(frames[1:3]), masks[1:3])]
+    np.testing.assert_allclose(again, before[:2])
+
+
+def test_segment_yields_lazily_float32_probabilities(base, clip):
+    frames, _ = clip
+    consumed = []
+
+    def gen():
+        for i, f in enumerate(frames[:4]):
+            consumed.append(i)
+            yield f
+
+    it = base.segment(gen())
+    first = next(it)
+    assert first.dtype == np.float32 and first.shape == frames[0].shape[:2]
+    assert 0.0 <= first.min() and first.max() <= 1.0
+    assert len(consumed) <= 2  # one frame in flight, one being decoded ahead
+    assert len(list(it)) == 3
+
+
+def test_mixed_frame_sizes_raise(base, clip):
+    frames, _ = clip
+    with pytest.raises(ValueError, match="same size"):
+        list(base.segment([frames[0], frames[1][:-2]]))
+
+
+def test_fit_rejects_bad_masks(base, clip):
+    frames, masks = clip
+    with pytest.raises(ValueError, match="differs"):
+        base.fit_one_shot(frames[0], masks[0][:, :-1], progress=False)
+    with pytest.raises(ValueError, match="nothing to fine-tune"):
+        base.fit_one_shot(frames[0], np.zeros_like(masks[0]), progress=False)
+    with pytest.raises(ValueError, match="nothing to fine-tune"):
+        base.fit_one_shot(frames[0], np.ones_like(masks[0]), progress=False)
+    with pytest.raises(ValueError, match="as many masks"):
+        base.fit(frames[:2], masks[:1])
+
+
+def test_fit_several_frames_and_budget_and_save(base, clip, tmp_path):
+    frames, masks = clip
+    state = base.fit([frames[0], frames[5]], [masks[0], masks[5]], iterations=200, time_budget_s=1.0,
+                     progress=False)
+    assert state.stopped_by_budget and 0 < state.iterations < 200
+    assert state.annotated_shapes == (masks[0].shape, masks[5].shape)
+    path = base.save(tmp_path / "video.h5")
+    reloaded = OSVOS.from_checkpoint(path)
+    a = next(base.segment(frames[2:3]))
+    b = next(reloaded.segment(frames[2:3]))
+    np.testing.assert_array_equal(a, b)
+
+
+def test_tensorboard_logging(base, clip, tmp_path):
+    frames, masks = clip
+    base.fit_one_shot(frames[0], masks[0], iterations=3, log_dir=tmp_path / "tb", progress=False)
+    assert list((tmp_path / "tb").glob("events.out.tfevents.*"))
+    assert (tmp_path / "tb" / "config.json").is_file()
+
+
+def test_iterations_zero_keeps_the_parent(base, clip):
+    frames, masks = clip
+    base.reset()
+    before = next(base.segment(frames[1:2]))
+    base.fit_one_shot(frames[0], masks[0], iterations=0, progress=False)
+    np.testing.assert_array_equal(next(base.segment(frames[1:2])), before)
+
+
+def test_config_json_round_trip(tmp_path):
+    from osvos_tf.config import ParentTrainConfig, load_config, save_config
+
+    for cfg in (FineTuneConfig(iterations=7, scales=(1.0,)), ParentTrainConfig(crop=(64, 96), micro_batch=2)):
+        save_config(cfg, tmp_path / "c.json")
+        assert load_config(tmp_path / "c.json") == cfg
+    with pytest.raises(ValueError, match="Unknown"):
+        from osvos_tf.config import config_from_dict
+        config_from_dict({"type": "FineTuneConfig", "bogus": 1})
+    assert dataclasses.is_dataclass(FineTuneConfig())
