@@ -19,7 +19,6 @@ from typing import Sequence
 import numpy as np
 import tensorflow as tf
 
-from osvos_tf.frames import read_mask
 from osvos_tf.model import preprocess
 
 
@@ -114,8 +113,23 @@ def davis_pairs(root: str | os.PathLike, split: str = "train", sequences: Sequen
     return pairs
 
 
-def _load_mask_numpy(path) -> np.ndarray:
-    return read_mask(path.decode() if isinstance(path, bytes) else str(path)).astype(np.float32)[..., None]
+def decode_mask(png_bytes):
+    """A PNG mask as float32 (H, W, 1) in {0, 1}, in TensorFlow ops (no Python in the input pipeline).
+
+    Grayscale: as :func:`osvos_tf.frames.read_mask` (0/1 label maps: nonzero; otherwise >= half range).
+    Colour (RGB, RGBA, and palette PNGs, which decode to their colours): any nonzero colour channel.
+    """
+    mask = tf.io.decode_png(png_bytes, channels=0, dtype=tf.uint8)
+    channels = tf.shape(mask)[-1]
+    colour = tf.reduce_max(mask[..., :3], axis=-1, keepdims=True)
+    gray = mask[..., :1]
+
+    def from_gray():
+        threshold = tf.where(tf.reduce_max(gray) <= 1, tf.constant(1, tf.uint8), tf.constant(128, tf.uint8))
+        return gray >= threshold
+
+    fg = tf.cond(channels >= 3, lambda: colour > 0, from_gray)
+    return tf.cast(fg, tf.float32)
 
 
 def _object_aware_crop(image, mask, crop_hw, seed_pair):
@@ -155,8 +169,8 @@ def parent_dataset(pairs: Sequence[tuple[str, str]], scales=(0.5, 0.8, 1.0), fli
     """Shuffled, augmented, prefetched (image, label) batches for parent training.
 
     Each element: image float32 (B, h, w, 3), preprocessed (:func:`osvos_tf.model.preprocess`); label
-    float32 (B, h, w, 1) in {0, 1}. Frames are decoded in parallel; masks are binarised with
-    :func:`osvos_tf.frames.read_mask`. With ``crop``, every element is (batch_size, crop_h, crop_w, .) and
+    float32 (B, h, w, 1) in {0, 1}. Frames and masks are decoded in parallel in TensorFlow ops; masks are
+    binarised by :func:`decode_mask`. With ``crop``, every element is (batch_size, crop_h, crop_w, .) and
     the crop contains foreground when the frame has any; without it, batch_size must be 1.
     """
     if crop is None and batch_size != 1:
@@ -168,8 +182,9 @@ def parent_dataset(pairs: Sequence[tuple[str, str]], scales=(0.5, 0.8, 1.0), fli
     def load(index, image_path, mask_path):
         image = tf.cast(tf.io.decode_image(tf.io.read_file(image_path), channels=3, expand_animations=False),
                         tf.float32)
-        mask = tf.numpy_function(_load_mask_numpy, [mask_path], tf.float32)
-        mask = tf.reshape(mask, tf.concat([tf.shape(image)[:2], [1]], 0))
+        mask = decode_mask(tf.io.read_file(mask_path))
+        tf.debugging.assert_equal(tf.shape(mask)[:2], tf.shape(image)[:2],
+                                  message="a mask's size differs from its frame's")
         image = preprocess(image)
         seed_pair = tf.stack([tf.cast(seed, tf.int64), index])
         u = tf.random.stateless_uniform([2], seed=seed_pair)

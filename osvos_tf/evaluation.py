@@ -44,12 +44,13 @@ T (:func:`t_stability`)
     sequence's T is the mean over its frame pairs, ignoring NaN, and counts only for sequences whose
     ``eval_t`` is true in ``db_info.yaml``.
 
-    Known, documented deviations from the official binary (both only matter for exact ties): when two
-    predecessors of a cell in the path search have exactly equal accumulated cost, this code prefers the
-    diagonal, then (x-1, y), then (x, y-1), whereas the official result depends on the pop order of
-    Boost's 4-ary heap; and the order in which contours meeting at 4-junctions are grouped into closed
-    curves follows libstdc++'s ``unordered_map`` iteration order as reasoned from its source (most
-    recently inserted junction first), which was not checked against a compiled binary.
+    Checked against a compiled build of the official C++ contour code, upsampler and Boost-Dijkstra
+    matcher (g++/libstdc++, Boost 1.74, Eigen 3.4): contours are identical on DAVIS masks and on random
+    masks full of 4-junctions and holes, and per-pair T is bit-identical except when the path search
+    meets an exact tie.  That is the one known deviation: when two predecessors of a cell have exactly
+    equal accumulated cost (it happens when neighbouring contour points have identical histograms), this
+    code prefers the diagonal, then (x-1, y), then (x, y-1), whereas the official result depends on the
+    pop order of Boost's 4-ary heap; the resulting per-pair differences are of the order of 1e-4.
 
 Statistics (:func:`sequence_statistics`), over the per-frame values of frames 1..N-2
     Mean (NaN ignored); Recall = fraction of frames with value > 0.5; Decay = mean of the first of 4 bins
