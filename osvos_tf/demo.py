@@ -16,14 +16,6 @@ import numpy as np
 DEMO_SEQUENCE = "car-shadow"
 
 
-def default_davis_root() -> Path:
-    """``$OSVOS_DAVIS_ROOT`` if set, else ``<repo>/../shared/DAVIS``."""
-    env = os.environ.get("OSVOS_DAVIS_ROOT")
-    if env:
-        return Path(env)
-    return Path(__file__).resolve().parent.parent.parent / "shared" / "DAVIS"
-
-
 def run_demo(out_dir: str | os.PathLike = "osvos_demo", davis: bool = False, iterations: int | None = None,
              overwrite: bool = False, progress: bool = True) -> dict:
     """Fine-tune on frame 0 of the demo video, segment every frame, write masks and overlays.
@@ -37,6 +29,7 @@ def run_demo(out_dir: str | os.PathLike = "osvos_demo", davis: bool = False, ite
         The :func:`osvos_tf.osvos.segment_video` summary plus ``'video'``, ``'iou'`` (mean IoU against the
         ground truth over frames 1..N-2) and ``'seconds'`` (total wall time).
     """
+    from osvos_tf.evaluation import default_davis_root
     from osvos_tf.frames import list_frames, prepare_output_dir, read_mask
     from osvos_tf.osvos import segment_video
     from osvos_tf.synthetic import write_clip

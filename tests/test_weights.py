@@ -91,3 +91,33 @@ def test_bad_checkpoint_files(tmp_path):
         f["x"] = 1
     with pytest.raises(ValueError, match="not an osvos_tf checkpoint"):
         read_checkpoint(tmp_path / "other.h5")
+
+
+def test_imagenet_option_maps_keras_vgg16_by_name(monkeypatch):
+    """The ImageNet path downloads, so here keras.applications.VGG16 is replaced by an offline instance with
+    random weights: the loader must copy every block{i}_conv{j} by name."""
+    import keras
+
+    real_vgg16 = keras.applications.VGG16
+    offline = real_vgg16(include_top=False, weights=None)
+
+    def fake_vgg16(include_top=False, weights="imagenet"):
+        assert weights == "imagenet" and include_top is False
+        return offline
+
+    monkeypatch.setattr(keras.applications, "VGG16", fake_vgg16)
+    m = build_osvos()
+    load_vgg_weights(m, "imagenet")
+    for name in VGG_LAYER_NAMES:
+        np.testing.assert_array_equal(m.get_layer(name).kernel, offline.get_layer(name).kernel)
+
+
+def test_imagenet_download_failure_is_explained(monkeypatch):
+    import keras
+
+    def failing(**kwargs):
+        raise OSError("network unreachable")
+
+    monkeypatch.setattr(keras.applications, "VGG16", failing)
+    with pytest.raises(RuntimeError, match="weights='hed'"):
+        load_vgg_weights(build_osvos(), "imagenet")

@@ -1,0 +1,603 @@
+"""Running OSVOS over DAVIS-2016 sequences: fine-tune, segment, time, evaluate, resume; and plotting runs.
+
+    from osvos_tf.benchmark import run_davis, plot_runs
+    run = run_davis("../shared/DAVIS", "runs/davis_fast", preset="fast")     # every val sequence present
+    run.results["overall"]["J"]["mean"]
+    plot_runs(["runs/davis_fast", "runs/davis_default"], "plots/davis")   # needs matplotlib
+
+``tools/run_davis.py`` and ``tools/plot_davis.py`` are thin command lines over :func:`run_davis` and
+:func:`plot_runs`.
+
+A run folder ``DIR`` (the contract the tools, the resume logic and the plots rely on):
+
+* ``DIR/timing.json`` -- written when the run starts and rewritten atomically (tmp file + ``os.replace``)
+  after every sequence::
+
+      {"tool": "osvos_tf.benchmark", "format": 1, "created": ISO time,
+       "settings": {"checkpoint": path or "base:hed", "preset": name or null, "iterations": N,
+                    "snap": "none", "set": "val", "davis_root": path, "fine_tune_config": {...}},
+       "sequences": {seq: {"frames": n, "iterations": N, "fit_seconds": s, "segment_seconds": s,
+                           "ms_per_frame": ms, "total_seconds": s, "finished": ISO time}}}
+
+  ``segment_seconds`` / ``ms_per_frame`` cover reading the frames, the network and writing the PNGs.
+* ``DIR/<seq>/<frame>.png`` -- one 0/255 mask per input frame, named after the frame (JPEG stem). They are
+  written into ``DIR/<seq>.partial/`` and renamed when the sequence is complete.
+* ``DIR/results.json`` -- :func:`osvos_tf.evaluation.evaluate_results` output over every finished
+  sequence of the folder (also written atomically).
+
+A sequence is *finished* when timing.json records it with its frame count and all its PNGs exist; finished
+sequences are skipped when the same command is run again, anything else is redone from scratch.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import json
+import os
+import shutil
+import sys
+import time
+from pathlib import Path
+from typing import Iterable, Sequence, TextIO
+
+from osvos_tf.config import FineTuneConfig, config_to_dict
+
+#: Fine-tuning presets: overrides of :class:`~osvos_tf.config.FineTuneConfig` fields. Their quality and
+#: speed on DAVIS have not been measured yet. 'accurate' is the budget of the original TF demo (500).
+PRESETS: dict[str, dict] = {
+    "fast": {"iterations": 25},
+    "default": {"iterations": FineTuneConfig().iterations},
+    "accurate": {"iterations": 500},
+}
+
+#: ``snap`` values :func:`run_davis` accepts (snapping is a planned feature; only 'none' exists).
+SNAP_MODES = ("none",)
+
+TIMING_FILE = "timing.json"
+RESULTS_FILE = "results.json"
+PARTIAL_SUFFIX = ".partial"
+_TOOL = "osvos_tf.benchmark"
+_FORMAT = 1
+# Settings that must match to resume a run folder (the others are informational).
+_RESUME_KEYS = ("checkpoint", "fine_tune_config", "snap")
+
+
+@dataclasses.dataclass
+class DavisRun:
+    """What :func:`run_davis` did.
+
+    Attributes:
+        out_dir: the run folder.
+        timing: the content of ``out_dir/timing.json`` at the end.
+        results: the evaluation written to ``out_dir/results.json`` (None when ``evaluate=False``).
+        ran: sequences fine-tuned and segmented by this call, in order.
+        skipped: sequences found finished by an earlier call, in order.
+    """
+
+    out_dir: Path
+    timing: dict
+    results: dict | None
+    ran: list
+    skipped: list
+
+
+# --------------------------------------------------------------------------------------------------
+# Settings
+# --------------------------------------------------------------------------------------------------
+def finetune_config(preset: str | None = None, iterations: int | None = None,
+                    base: FineTuneConfig | None = None) -> tuple[str | None, FineTuneConfig]:
+    """The fine-tuning recipe for a preset name or an explicit number of iterations (not both).
+
+    Args:
+        preset: a key of :data:`PRESETS`; None with ``iterations`` None means 'default'.
+        iterations: updates (0 = no fine-tuning, the network as loaded).
+        base: the config the overrides apply to (default ``FineTuneConfig()``).
+
+    Returns:
+        ``(preset name or None, FineTuneConfig)``.
+
+    Raises:
+        ValueError: both given, an unknown preset, or negative iterations.
+    """
+    base = base or FineTuneConfig()
+    if preset is not None and iterations is not None:
+        raise ValueError(f"Give a preset or a number of iterations, not both (got preset={preset!r} and "
+                         f"iterations={iterations}).")
+    if iterations is not None:
+        if int(iterations) < 0:
+            raise ValueError(f"iterations must be >= 0 (0 = no fine-tuning), got {iterations}.")
+        return None, dataclasses.replace(base, iterations=int(iterations))
+    preset = "default" if preset is None else preset
+    if preset not in PRESETS:
+        raise ValueError(f"Unknown preset {preset!r}; known presets: {', '.join(PRESETS)}.")
+    return preset, dataclasses.replace(base, **PRESETS[preset])
+
+
+def _checkpoint_source(checkpoint) -> str:
+    """The parent the run will use, as recorded in timing.json: an absolute path or 'base:hed'."""
+    from osvos_tf.osvos import default_parent_path
+
+    if checkpoint is not None:
+        path = Path(checkpoint)
+        if not path.is_file():
+            raise FileNotFoundError(f"Checkpoint not found: {path}. Pass an osvos_tf checkpoint (.h5) or leave "
+                                    "--checkpoint out to use the default parent.")
+        return str(path.resolve())
+    path = default_parent_path()
+    if path is None:
+        return "base:hed"
+    if not Path(path).is_file():
+        raise FileNotFoundError(f"The default parent checkpoint {path} (from $OSVOS_PARENT) does not exist; "
+                                "fix $OSVOS_PARENT or pass --checkpoint.")
+    return str(Path(path).resolve())
+
+
+# --------------------------------------------------------------------------------------------------
+# DAVIS layout
+# --------------------------------------------------------------------------------------------------
+def _jpeg_root(davis_root: Path) -> Path:
+    return davis_root / "JPEGImages" / "480p"
+
+
+def _annotation_root(davis_root: Path) -> Path:
+    return davis_root / "Annotations" / "480p"
+
+
+def list_davis_sequences(davis_root: str | os.PathLike, image_set: str = "val") -> list[str]:
+    """The sequences of ``image_set`` that are present under ``davis_root/JPEGImages/480p``.
+
+    The set comes from ``ImageSets/480p/<image_set>.txt`` (lines ``/JPEGImages/480p/<seq>/<frame>.jpg ...``)
+    when that file exists, else from the ``set`` field of ``db_info.yaml``. Order: as listed there.
+
+    Raises:
+        FileNotFoundError: no ``JPEGImages/480p`` folder, or neither set source exists.
+        ValueError: the set lists no sequence that is present.
+    """
+    davis_root = Path(davis_root)
+    jpeg = _jpeg_root(davis_root)
+    if not jpeg.is_dir():
+        raise FileNotFoundError(f"DAVIS frames not found: expected {jpeg} under the DAVIS root {davis_root}. "
+                                "Pass the DAVIS-2016 folder (holding JPEGImages/, Annotations/, ImageSets/ "
+                                "and db_info.yaml) as --davis, or set OSVOS_DAVIS_ROOT.")
+    set_file = davis_root / "ImageSets" / "480p" / f"{image_set}.txt"
+    if set_file.is_file():
+        listed = []
+        for line in set_file.read_text().splitlines():
+            parts = line.split()
+            if parts:
+                seq = Path(parts[0]).parent.name
+                if seq and seq not in listed:
+                    listed.append(seq)
+        source = str(set_file)
+    elif (davis_root / "db_info.yaml").is_file():
+        from osvos_tf.evaluation import load_db_info
+
+        listed = [name for name, info in load_db_info(davis_root).items() if info.get("set") == image_set]
+        source = str(davis_root / "db_info.yaml")
+    else:
+        raise FileNotFoundError(f"Cannot tell which sequences form the set {image_set!r}: neither {set_file} nor "
+                                f"{davis_root / 'db_info.yaml'} exists. Pass --sequences a,b,... explicitly.")
+    present = [s for s in listed if (jpeg / s).is_dir()]
+    if not present:
+        raise ValueError(f"None of the {len(listed)} sequences of set {image_set!r} (from {source}) is present "
+                         f"under {jpeg}. Check --set (e.g. val or train) and the DAVIS root.")
+    return present
+
+
+def _sequence_inputs(davis_root: Path, seq: str) -> tuple[list[Path], Path]:
+    """The frames of ``seq`` and the annotation of its first frame, checked to exist."""
+    from osvos_tf.frames import list_frames
+
+    jpeg = _jpeg_root(davis_root)
+    folder = jpeg / seq
+    if not folder.is_dir():
+        available = sorted(p.name for p in jpeg.iterdir() if p.is_dir())
+        shown = ", ".join(available[:12]) + (" ..." if len(available) > 12 else "")
+        raise FileNotFoundError(f"Sequence {seq!r} not found: expected the folder {folder}. Sequences present: "
+                                f"{shown or 'none'}.")
+    frames = list_frames(folder)
+    mask = _annotation_root(davis_root) / seq / f"{frames[0].stem}.png"
+    if not mask.is_file():
+        raise FileNotFoundError(f"No ground truth for the first frame of {seq!r}: expected {mask} (the "
+                                f"annotation of {frames[0].name}), which OSVOS fine-tunes on.")
+    return frames, mask
+
+
+# --------------------------------------------------------------------------------------------------
+# The run folder
+# --------------------------------------------------------------------------------------------------
+def _write_json_atomic(path: Path, data: dict) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "w") as f:
+        json.dump(data, f, indent=2)
+        f.write("\n")
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def read_timing(run_dir: str | os.PathLike) -> dict:
+    """``run_dir/timing.json`` of a run folder written by :func:`run_davis`.
+
+    Raises:
+        FileNotFoundError: no timing.json; ValueError: it is not one written by this module.
+    """
+    path = Path(run_dir) / TIMING_FILE
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} not found: {run_dir} is not a run folder of tools/run_davis.py "
+                                "(it writes timing.json when it starts).")
+    try:
+        data = json.loads(path.read_text())
+    except json.JSONDecodeError as err:
+        raise ValueError(f"{path} is not valid JSON ({err}).") from err
+    if not isinstance(data, dict) or data.get("tool") != _TOOL or not isinstance(data.get("sequences"), dict):
+        raise ValueError(f"{path} was not written by tools/run_davis.py (no \"tool\": \"{_TOOL}\" entry); "
+                         "refusing to use that folder as a run folder. Choose another --out.")
+    return data
+
+
+def _open_run_dir(out_dir: Path, settings: dict) -> dict:
+    """The timing dict of ``out_dir``: a fresh one for a new/empty folder, the stored one to resume.
+
+    Only checks; creates nothing.
+    """
+    if out_dir.exists() and not out_dir.is_dir():
+        raise FileExistsError(f"Output path {out_dir} exists and is not a folder; choose a folder for --out.")
+    if not out_dir.is_dir() or not any(out_dir.iterdir()):
+        now = datetime.datetime.now().isoformat(timespec="seconds")
+        return {"tool": _TOOL, "format": _FORMAT, "created": now, "settings": settings, "sequences": {}}
+    if not (out_dir / TIMING_FILE).is_file():
+        raise FileExistsError(f"Output folder {out_dir} is not empty and holds no {TIMING_FILE}, so it is not a "
+                              "previous run of tools/run_davis.py; nothing was written to it. Choose an empty "
+                              "or new folder for --out (or the folder of the run you want to resume).")
+    timing = read_timing(out_dir)
+    stored = timing.get("settings", {})
+    diffs = [k for k in _RESUME_KEYS if stored.get(k) != settings.get(k)]
+    if diffs:
+        details = "; ".join(f"{k}: {_short(stored.get(k))} there, {_short(settings.get(k))} now" for k in diffs)
+        raise ValueError(f"Output folder {out_dir} holds a run with other settings ({details}); resuming would "
+                         "mix results of different settings. Use a new --out, or the settings of that run "
+                         f"(preset {stored.get('preset')!r}, iterations {stored.get('iterations')}).")
+    return timing
+
+
+def _short(value) -> str:
+    if isinstance(value, dict):
+        return ", ".join(f"{k}={v}" for k, v in value.items() if k != "type")
+    return repr(value)
+
+
+def _is_finished(out_dir: Path, timing: dict, seq: str, frames: Sequence[Path]) -> bool:
+    record = timing["sequences"].get(seq)
+    if not record or record.get("frames") != len(frames):
+        return False
+    folder = out_dir / seq
+    return all((folder / f"{f.stem}.png").is_file() for f in frames)
+
+
+def _clear_stale(out_dir: Path, seq: str) -> None:
+    """Remove what an interrupted attempt at ``seq`` left (its .partial folder, an unrecorded folder)."""
+    partial = out_dir / f"{seq}{PARTIAL_SUFFIX}"
+    if partial.exists():
+        shutil.rmtree(partial)
+    final = out_dir / seq
+    if final.exists():
+        foreign = [p.name for p in final.iterdir() if not (p.is_file() and p.suffix == ".png")]
+        if not final.is_dir() or foreign:
+            raise FileExistsError(f"{final} is incomplete and must be redone, but it holds files this tool does "
+                                  f"not write ({', '.join(foreign[:5])}); move them away and run again.")
+
+
+# --------------------------------------------------------------------------------------------------
+# Running
+# --------------------------------------------------------------------------------------------------
+def run_davis(davis_root: str | os.PathLike, out_dir: str | os.PathLike, sequences: Iterable[str] | None = None,
+              image_set: str = "val", preset: str | None = None, iterations: int | None = None,
+              checkpoint: str | os.PathLike | None = None, snap: str = "none", evaluate: bool = True,
+              compute_t: bool = True, workers: int = 2, progress: bool = True, log: TextIO | bool = True,
+              stream: TextIO | None = None, osvos=None) -> DavisRun:
+    """Run OSVOS on DAVIS sequences: fine-tune on frame 0, segment every frame, time it, evaluate.
+
+    Every input is checked before anything is written; then ``out_dir`` gets timing.json at once, each
+    sequence's masks, and results.json at the end (layout in the module docstring). Running the same call
+    again resumes: finished sequences are skipped, interrupted ones are redone.
+
+    Args:
+        davis_root: DAVIS-2016 folder (``JPEGImages/480p``, ``Annotations/480p``, ``ImageSets/480p`` and/or
+            ``db_info.yaml``).
+        out_dir: the run folder; must be new, empty, or a run folder of this function with the same
+            checkpoint and fine-tuning settings.
+        sequences: names to run (default: :func:`list_davis_sequences` of ``image_set``).
+        image_set: 'val' or 'train' (only used when ``sequences`` is None).
+        preset, iterations: the fine-tuning budget (see :func:`finetune_config`); ``iterations=0`` segments
+            with the network as loaded.
+        checkpoint: parent checkpoint (default: the shipped parent, else the base weights).
+        snap: must be 'none' (snapping is not implemented yet).
+        evaluate: evaluate (J, F, and T when ``compute_t``) every finished sequence of ``out_dir`` at the
+            end, print the table to ``stream`` (stdout) and write results.json.
+        workers: evaluation processes.
+        progress: the per-frame progress bars of fine-tuning, segmentation and evaluation (stderr).
+        log: where the per-sequence lines ("sequence k/N ...") go: True = stderr, False/None = nowhere, or a
+            text stream.
+        osvos: an :class:`~osvos_tf.osvos.OSVOS` to reuse (its parent is recorded as the checkpoint, its
+            config is the base the preset/iterations apply to); default: built on first need, so resuming a
+            finished run never loads TensorFlow.
+
+    Returns:
+        A :class:`DavisRun`.
+
+    Raises:
+        FileNotFoundError: missing DAVIS root, sequence, first-frame annotation or checkpoint.
+        FileExistsError: ``out_dir`` holds files but is not a run folder of this function.
+        ValueError: bad preset/iterations/snap, a resume with other settings, no sequence, or a sequence
+            missing from db_info.yaml while T is requested.
+    """
+    if snap not in SNAP_MODES:
+        raise ValueError(f"snap={snap!r}: snapping is not implemented yet; the only accepted value is 'none' "
+                         "(the default).")
+    preset_name, config = finetune_config(preset, iterations, base=osvos.config if osvos is not None else None)
+    davis_root = Path(davis_root)
+    out_dir = Path(out_dir)
+    if not davis_root.is_dir():
+        raise FileNotFoundError(f"DAVIS root not found: {davis_root}. Pass the DAVIS-2016 folder (holding "
+                                "JPEGImages/480p and Annotations/480p) as --davis, or set OSVOS_DAVIS_ROOT.")
+    if not _jpeg_root(davis_root).is_dir() or not _annotation_root(davis_root).is_dir():
+        raise FileNotFoundError(f"{davis_root} is not a DAVIS-2016 root: expected {_jpeg_root(davis_root)} and "
+                                f"{_annotation_root(davis_root)}.")
+    if sequences is None:
+        seqs = list_davis_sequences(davis_root, image_set)
+    else:
+        seqs = list(dict.fromkeys(s for s in sequences))
+        if not seqs:
+            raise ValueError("Empty list of sequences: give at least one name, or None for the whole set.")
+    inputs = {s: _sequence_inputs(davis_root, s) for s in seqs}
+    if evaluate and compute_t:
+        from osvos_tf.evaluation import load_db_info
+
+        db_info = load_db_info(davis_root)
+        unknown = [s for s in seqs if s not in db_info]
+        if unknown:
+            raise ValueError(f"Sequences {unknown} are not in {davis_root / 'db_info.yaml'}, which the T measure "
+                             "needs (eval_t); run without T (compute_t=False / --no-t).")
+    source = osvos.source if osvos is not None else _checkpoint_source(checkpoint)
+    if osvos is not None and checkpoint is not None and source != _checkpoint_source(checkpoint):
+        raise ValueError(f"The OSVOS passed uses {source}, not the checkpoint {checkpoint}; pass one or the other.")
+    settings = {"checkpoint": source, "preset": preset_name, "iterations": config.iterations, "snap": snap,
+                "set": image_set if sequences is None else None, "davis_root": str(davis_root.resolve()),
+                "fine_tune_config": config_to_dict(config)}
+    timing = _open_run_dir(out_dir, settings)
+    pending = [s for s in seqs if not _is_finished(out_dir, timing, s, inputs[s][0])]
+    for s in pending:
+        _clear_stale(out_dir, s)
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    timing_path = out_dir / TIMING_FILE
+    _write_json_atomic(timing_path, timing)
+
+    log_stream = sys.stderr if log is True else (log or None)
+
+    def say(text):
+        if log_stream is not None:
+            print(f"[run_davis] {text}", file=log_stream, flush=True)
+
+    ran, skipped = [], []
+    for k, seq in enumerate(seqs, start=1):
+        frames, mask = inputs[seq]
+        head = f"sequence {k}/{len(seqs)} {seq}"
+        if seq not in pending:
+            say(f"{head}: finished in an earlier run, skipped")
+            skipped.append(seq)
+            continue
+        if osvos is None:
+            osvos = _build_osvos(source, config)
+        say(f"{head} ({len(frames)} frames): " +
+            (f"fine-tuning {config.iterations} iterations" if config.iterations else "no fine-tuning"))
+        if config.iterations:
+            state = osvos.fit_one_shot(frames[0], mask, iterations=config.iterations, progress=progress)
+            fit_seconds, done_iterations = state.seconds, state.iterations
+        else:
+            osvos.reset()
+            fit_seconds, done_iterations = 0.0, 0
+        partial = out_dir / f"{seq}{PARTIAL_SUFFIX}"
+        start = time.perf_counter()
+        osvos.segment_to_folder(frames, partial, progress=progress)
+        segment_seconds = time.perf_counter() - start
+        final = out_dir / seq
+        if final.exists():
+            shutil.rmtree(final)  # checked by _clear_stale: only masks of an interrupted attempt
+        os.replace(partial, final)
+        timing["sequences"][seq] = {
+            "frames": len(frames), "iterations": done_iterations, "fit_seconds": round(fit_seconds, 3),
+            "segment_seconds": round(segment_seconds, 3),
+            "ms_per_frame": round(1000.0 * segment_seconds / len(frames), 2),
+            "total_seconds": round(fit_seconds + segment_seconds, 3),
+            "finished": datetime.datetime.now().isoformat(timespec="seconds"),
+        }
+        _write_json_atomic(timing_path, timing)
+        ran.append(seq)
+        say(f"{head}: fine-tuning {fit_seconds:.1f} s, segmentation {1000.0 * segment_seconds / len(frames):.0f} "
+            "ms/frame")
+
+    results = None
+    if evaluate:
+        results = evaluate_run(davis_root, out_dir, compute_t=compute_t, workers=workers, progress=progress,
+                               stream=stream)
+    return DavisRun(out_dir, timing, results, ran, skipped)
+
+
+def _build_osvos(source: str, config: FineTuneConfig):
+    from osvos_tf.osvos import OSVOS
+
+    if source.startswith("base:"):
+        return OSVOS.from_base_weights(source.split(":", 1)[1], config=config)
+    return OSVOS(checkpoint=source, config=config)
+
+
+def evaluate_run(davis_root: str | os.PathLike, run_dir: str | os.PathLike, compute_t: bool = True,
+                 workers: int = 2, progress: bool = True, stream: TextIO | None = None) -> dict:
+    """Evaluate every finished sequence of a run folder, print the table, write ``run_dir/results.json``.
+
+    Calls :func:`osvos_tf.evaluation.evaluate_and_report`; results.json is replaced atomically. Returns the
+    evaluation dict (its schema is :func:`osvos_tf.evaluation.evaluate_results`'s).
+
+    Raises:
+        ValueError: no finished sequence in the folder; the evaluation's own errors otherwise.
+    """
+    from osvos_tf.evaluation import evaluate_and_report
+    from osvos_tf.frames import list_frames
+
+    run_dir = Path(run_dir)
+    timing = read_timing(run_dir)
+    finished = []
+    for seq in timing["sequences"]:
+        folder = _jpeg_root(Path(davis_root)) / seq
+        if folder.is_dir() and _is_finished(run_dir, timing, seq, list_frames(folder)):
+            finished.append(seq)
+    if not finished:
+        raise ValueError(f"No finished sequence to evaluate in {run_dir} (timing.json records "
+                         f"{len(timing['sequences'])}, none complete against {davis_root}).")
+    tmp = run_dir / (RESULTS_FILE + ".tmp")
+    results = evaluate_and_report(davis_root, run_dir, sequences=finished, compute_t=compute_t, workers=workers,
+                                  json_path=tmp, stream=stream, progress=progress)
+    os.replace(tmp, run_dir / RESULTS_FILE)
+    return results
+
+
+# --------------------------------------------------------------------------------------------------
+# Plots
+# --------------------------------------------------------------------------------------------------
+#: x axes of the quality-vs-time plot: timing.json field (or derived value) and axis label.
+TIME_AXES = {
+    "fit": "fine-tuning time per sequence (s)",
+    "total": "total time per sequence (s): fine-tuning + segmentation",
+    "per_frame": "time per frame (s): (fine-tuning + segmentation) / frames",
+}
+
+
+def load_run(run_dir: str | os.PathLike) -> dict:
+    """A run folder's timing.json and results.json: ``{'dir', 'label', 'timing', 'results'}``.
+
+    ``label`` is the preset name or 'N it', plus the folder name.
+
+    Raises:
+        FileNotFoundError: timing.json or results.json is missing; ValueError: not a run folder.
+    """
+    run_dir = Path(run_dir)
+    timing = read_timing(run_dir)
+    path = run_dir / RESULTS_FILE
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} not found: the run has not been evaluated. Run tools/run_davis.py on "
+                                "that folder to the end (it resumes), or tools/eval_davis.py --json "
+                                f"{path}.")
+    results = json.loads(path.read_text())
+    settings = timing.get("settings", {})
+    budget = settings.get("preset") or f"{settings.get('iterations')} it"
+    return {"dir": run_dir, "label": f"{budget} ({run_dir.name})", "timing": timing, "results": results}
+
+
+def _time_value(record: dict, axis: str) -> float:
+    if axis == "fit":
+        return float(record["fit_seconds"])
+    total = float(record["fit_seconds"]) + float(record["segment_seconds"])
+    return total if axis == "total" else total / float(record["frames"])
+
+
+def _matplotlib_figure():
+    try:
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+        from matplotlib.figure import Figure
+    except ImportError as err:
+        raise ImportError("The plots need matplotlib, which is not installed: pip install -e .[plots] "
+                          "(or pip install matplotlib).") from err
+    return Figure, FigureCanvasAgg
+
+
+def plot_runs(run_dirs: Sequence[str | os.PathLike], out_prefix: str | os.PathLike, time_axis: str = "fit",
+              labels: Sequence[str] | None = None, log_x: bool = False) -> list[Path]:
+    """Plot one or more evaluated run folders as PNGs; matplotlib is imported here (optional extra).
+
+    Writes ``<out_prefix>_jf.png`` (J mean and F mean per sequence as grouped bars, one bar per run, plus
+    the overall mean) and ``<out_prefix>_quality_vs_time.png`` (J mean against time, one marker per
+    sequence and a large marker at each run's mean, one marker style per run: with runs of several presets
+    this is the paper's Figure 8).
+
+    Args:
+        run_dirs: folders written by :func:`run_davis` (timing.json and results.json).
+        out_prefix: path prefix of the PNGs; its folder is created.
+        time_axis: a key of :data:`TIME_AXES` ('fit', 'total' or 'per_frame').
+        labels: legend names, one per run (default: preset or iterations, and the folder name).
+        log_x: logarithmic time axis (times must then be > 0, so not with iterations 0 and 'fit').
+
+    Returns:
+        The two PNG paths.
+
+    Raises:
+        ImportError: matplotlib is missing. ValueError: bad ``time_axis``/``labels``, no runs, or a run with no
+        sequence both timed and evaluated. FileNotFoundError: see :func:`load_run`.
+    """
+    if time_axis not in TIME_AXES:
+        raise ValueError(f"time_axis must be one of {', '.join(TIME_AXES)}; got {time_axis!r}.")
+    run_dirs = list(run_dirs)
+    if not run_dirs:
+        raise ValueError("plot_runs needs at least one run folder.")
+    if labels is not None and len(labels) != len(run_dirs):
+        raise ValueError(f"Give one label per run: {len(run_dirs)} runs, {len(labels)} labels.")
+    Figure, FigureCanvasAgg = _matplotlib_figure()
+    runs = [load_run(d) for d in run_dirs]
+    for i, run in enumerate(runs):
+        if labels is not None:
+            run["label"] = labels[i]
+        run["seqs"] = [s for s in run["results"]["sequences"] if s in run["timing"]["sequences"]]
+        if not run["seqs"]:
+            raise ValueError(f"Run {run['dir']} has no sequence that is both in timing.json and results.json.")
+    out_prefix = Path(out_prefix)
+    out_prefix.parent.mkdir(parents=True, exist_ok=True)
+    markers = "osD^vP*Xh<>p"
+
+    # J and F per sequence.
+    seqs = list(dict.fromkeys(s for run in runs for s in run["seqs"])) + ["Overall"]
+    width = 0.8 / len(runs)
+    fig = Figure(figsize=(max(6.0, 1.0 + 0.45 * len(seqs) * (1 + 0.5 * (len(runs) - 1))), 6.5))
+    FigureCanvasAgg(fig)
+    for row, measure in enumerate(("J", "F")):
+        ax = fig.add_subplot(2, 1, row + 1)
+        for i, run in enumerate(runs):
+            per_seq = run["results"]["sequences"]
+            values = [(per_seq[s][measure]["mean"] if s in per_seq else None) if s != "Overall"
+                      else run["results"]["overall"][measure]["mean"] for s in seqs]
+            xs = [k + (i - (len(runs) - 1) / 2) * width for k in range(len(seqs))]
+            ax.bar(xs, [float("nan") if v is None else v for v in values], width, label=run["label"])
+        ax.set_ylabel(f"{measure} mean")
+        ax.set_ylim(0, 1)
+        ax.set_xticks(range(len(seqs)))
+        ax.set_xticklabels(seqs if row == 1 else [], rotation=45, ha="right")
+        ax.grid(axis="y", alpha=0.3)
+        if row == 0:
+            ax.legend(fontsize="small")
+    fig.tight_layout()
+    jf_path = Path(f"{out_prefix}_jf.png")
+    fig.savefig(jf_path, dpi=120)
+
+    # Quality against time.
+    fig = Figure(figsize=(7, 5))
+    FigureCanvasAgg(fig)
+    ax = fig.add_subplot(1, 1, 1)
+    for i, run in enumerate(runs):
+        xs = [_time_value(run["timing"]["sequences"][s], time_axis) for s in run["seqs"]]
+        ys = [run["results"]["sequences"][s]["J"]["mean"] for s in run["seqs"]]
+        marker = markers[i % len(markers)]
+        points = ax.scatter(xs, ys, marker=marker, alpha=0.5, s=25)
+        ax.scatter([sum(xs) / len(xs)], [sum(ys) / len(ys)], marker=marker, s=150, color=points.get_facecolor()[0],
+                   edgecolors="black", label=f"{run['label']}: J {sum(ys) / len(ys):.3f}")
+    if log_x:
+        ax.set_xscale("log")
+    ax.set_xlabel(TIME_AXES[time_axis])
+    ax.set_ylabel("J mean (small: per sequence, large: mean)")
+    ax.set_ylim(0, 1)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize="small")
+    fig.tight_layout()
+    qt_path = Path(f"{out_prefix}_quality_vs_time.png")
+    fig.savefig(qt_path, dpi=120)
+    return [jf_path, qt_path]

@@ -1,0 +1,62 @@
+#!/usr/bin/env python
+"""Run OSVOS on DAVIS-2016 sequences: fine-tune on frame 0, segment every frame, time it, evaluate.
+
+    python tools/run_davis.py --davis ROOT --out DIR [--sequences a,b,...] [--set val]
+                              [--preset fast|default|accurate | --iterations N] [--checkpoint PATH]
+                              [--snap none] [--no-t] [--no-eval] [--workers N] [--quiet]
+
+Writes DIR/<sequence>/<frame>.png (0/255), DIR/timing.json (after every sequence) and DIR/results.json, and
+prints the J/F/T table. Running the same command again resumes: finished sequences are skipped. All the
+work is done by osvos_tf.benchmark.run_davis.
+"""
+
+import argparse
+import importlib.util
+import sys
+from pathlib import Path
+
+if importlib.util.find_spec("osvos_tf") is None:  # plain checkout, package not installed
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from osvos_tf import benchmark, evaluation  # noqa: E402
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--davis", default=None,
+                        help="DAVIS-2016 root (default: $OSVOS_DAVIS_ROOT or <repo>/../shared/DAVIS)")
+    parser.add_argument("--out", required=True, help="run folder (new, empty, or an earlier run to resume)")
+    parser.add_argument("--sequences", default=None,
+                        help="comma-separated sequence names (default: every sequence of --set present)")
+    parser.add_argument("--set", default="val", dest="image_set",
+                        help="DAVIS set when --sequences is not given (default val)")
+    budget = parser.add_mutually_exclusive_group()
+    budget.add_argument("--preset", default=None,
+                        help=f"fine-tuning preset: {', '.join(f'{k} ({v})' for k, v in benchmark.PRESETS.items())}"
+                             " (default: default)")
+    budget.add_argument("--iterations", type=int, default=None,
+                        help="fine-tuning updates (0 = no fine-tuning, the network as loaded)")
+    parser.add_argument("--checkpoint", default=None,
+                        help="parent checkpoint (default: the shipped parent, else the base weights)")
+    parser.add_argument("--snap", default="none", help="mask snapping: only 'none' (not implemented yet)")
+    parser.add_argument("--no-t", action="store_true", help="skip the (slow) temporal stability T")
+    parser.add_argument("--no-eval", action="store_true", help="do not evaluate (no results.json)")
+    parser.add_argument("--workers", type=int, default=2, help="evaluation processes (default 2)")
+    parser.add_argument("--quiet", action="store_true", help="no progress bars (the per-sequence lines stay)")
+    args = parser.parse_args(argv)
+    sequences = None
+    if args.sequences is not None:
+        sequences = [s.strip() for s in args.sequences.split(",") if s.strip()]
+    try:
+        benchmark.run_davis(
+            args.davis if args.davis else evaluation.default_davis_root(), args.out, sequences=sequences,
+            image_set=args.image_set, preset=args.preset, iterations=args.iterations, checkpoint=args.checkpoint,
+            snap=args.snap, evaluate=not args.no_eval, compute_t=not args.no_t, workers=args.workers,
+            progress=not args.quiet)
+    except (FileNotFoundError, FileExistsError, ValueError) as exc:
+        parser.exit(2, f"error: {exc}\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
