@@ -253,19 +253,20 @@ def _open_run_dir(out_dir: Path, settings: dict) -> dict:
                               "or new folder for --out (or the folder of the run you want to resume).")
     timing = read_timing(out_dir)
     stored = timing.get("settings", {})
-    diffs = [k for k in _RESUME_KEYS if stored.get(k) != settings.get(k)]
+    diffs = []
+    for key in _RESUME_KEYS:
+        there, now = stored.get(key), settings.get(key)
+        if isinstance(there, dict) and isinstance(now, dict):
+            diffs += [f"{key}.{k}: {there.get(k)!r} there, {now.get(k)!r} now" for k in sorted(set(there) | set(now))
+                      if there.get(k) != now.get(k)]
+        elif there != now:
+            diffs.append(f"{key}: {there!r} there, {now!r} now")
     if diffs:
-        details = "; ".join(f"{k}: {_short(stored.get(k))} there, {_short(settings.get(k))} now" for k in diffs)
-        raise ValueError(f"Output folder {out_dir} holds a run with other settings ({details}); resuming would "
-                         "mix results of different settings. Use a new --out, or the settings of that run "
-                         f"(preset {stored.get('preset')!r}, iterations {stored.get('iterations')}).")
+        raise ValueError(f"Output folder {out_dir} holds a run with other settings ({'; '.join(diffs)}); resuming "
+                         "would mix results of different settings. Use a new --out, or the settings of that run "
+                         f"(preset {stored.get('preset')!r}, iterations {stored.get('iterations')}, checkpoint "
+                         f"{stored.get('checkpoint')}).")
     return timing
-
-
-def _short(value) -> str:
-    if isinstance(value, dict):
-        return ", ".join(f"{k}={v}" for k, v in value.items() if k != "type")
-    return repr(value)
 
 
 def _is_finished(out_dir: Path, timing: dict, seq: str, frames: Sequence[Path]) -> bool:
@@ -366,6 +367,7 @@ def run_davis(davis_root: str | os.PathLike, out_dir: str | os.PathLike, sequenc
     settings = {"checkpoint": source, "preset": preset_name, "iterations": config.iterations, "snap": snap,
                 "set": image_set if sequences is None else None, "davis_root": str(davis_root.resolve()),
                 "fine_tune_config": config_to_dict(config)}
+    settings = json.loads(json.dumps(settings))  # as stored in timing.json (tuples become lists)
     timing = _open_run_dir(out_dir, settings)
     pending = [s for s in seqs if not _is_finished(out_dir, timing, s, inputs[s][0])]
     for s in pending:
@@ -416,8 +418,8 @@ def run_davis(davis_root: str | os.PathLike, out_dir: str | os.PathLike, sequenc
         }
         _write_json_atomic(timing_path, timing)
         ran.append(seq)
-        say(f"{head}: fine-tuning {fit_seconds:.1f} s, segmentation {1000.0 * segment_seconds / len(frames):.0f} "
-            "ms/frame")
+        fit_text = f"fine-tuning {fit_seconds:.1f} s" if config.iterations else "no fine-tuning"
+        say(f"{head}: {fit_text}, segmentation {1000.0 * segment_seconds / len(frames):.0f} ms/frame")
 
     results = None
     if evaluate:
@@ -587,8 +589,9 @@ def plot_runs(run_dirs: Sequence[str | os.PathLike], out_prefix: str | os.PathLi
         xs = [_time_value(run["timing"]["sequences"][s], time_axis) for s in run["seqs"]]
         ys = [run["results"]["sequences"][s]["J"]["mean"] for s in run["seqs"]]
         marker = markers[i % len(markers)]
-        points = ax.scatter(xs, ys, marker=marker, alpha=0.5, s=25)
-        ax.scatter([sum(xs) / len(xs)], [sum(ys) / len(ys)], marker=marker, s=150, color=points.get_facecolor()[0],
+        color = f"C{i % 10}"
+        ax.scatter(xs, ys, marker=marker, color=color, alpha=0.5, s=25)
+        ax.scatter([sum(xs) / len(xs)], [sum(ys) / len(ys)], marker=marker, s=150, color=color,
                    edgecolors="black", label=f"{run['label']}: J {sum(ys) / len(ys):.3f}")
     if log_x:
         ax.set_xscale("log")

@@ -146,6 +146,43 @@ def _new_conv(filters: int, size: int, name: str, activation=None) -> layers.Con
         bias_initializer="zeros")
 
 
+def _wire(get, image, cached: dict, side_outputs: bool):
+    """Connect the OSVOS graph. ``get(name, make)`` returns the layer called ``name`` (``make()`` builds a
+    new one); ``cached`` maps VGG block numbers to tensors standing in for those blocks' outputs (empty: the
+    whole network from ``image``). Returns the fused logits, or the list with the side logits."""
+    frozen = max(cached, default=0)
+    features = dict(cached)
+    x = cached.get(frozen, image)
+    for block, n_convs, channels in VGG_BLOCKS:
+        if block <= frozen:
+            continue
+        if block > 1:
+            x = get(f"block{block - 1}_pool", lambda b=block: layers.MaxPooling2D(
+                2, strides=2, padding="same", name=f"block{b - 1}_pool"))(x)
+        for j in range(1, n_convs + 1):
+            name = f"block{block}_conv{j}"
+            x = get(name, lambda n=name, c=channels: _new_conv(c, 3, n, activation="relu"))(x)
+        features[block] = x
+
+    prep_maps, score_maps = [], []
+    for block, stride in SIDE_STRIDES.items():
+        prep = get(f"side{block}_prep", lambda b=block: _new_conv(SIDE_CHANNELS, 3, f"side{b}_prep"))(features[block])
+        up = get(f"side{block}_upsample", lambda b=block, s=stride: BilinearUpsample(s, name=f"side{b}_upsample"))(prep)
+        prep_maps.append(get(f"side{block}_crop", lambda b=block, s=stride: CropLike(s // 2, name=f"side{b}_crop"))(
+            [up, image]))
+        if side_outputs:
+            score = get(f"side{block}_score", lambda b=block: _new_conv(1, 1, f"side{b}_score"))(prep)
+            score_up = get(f"side{block}_score_upsample",
+                           lambda b=block, s=stride: BilinearUpsample(s, name=f"side{b}_score_upsample"))(score)
+            score_maps.append(get(f"side{block}_score_crop",
+                                  lambda b=block, s=stride: CropLike(s // 2, name=f"side{b}_score_crop"))(
+                [score_up, image]))
+
+    concat = get("fuse_concat", lambda: layers.Concatenate(axis=-1, name="fuse_concat"))(prep_maps)
+    fused = get("fuse", lambda: _new_conv(1, 1, "fuse"))(concat)
+    return [fused, *score_maps] if side_outputs else fused
+
+
 def build_osvos(side_outputs: bool = False, name: str = "osvos") -> keras.Model:
     """Build the OSVOS network (randomly initialised; see :mod:`osvos_tf.weights` to load weights).
 
@@ -159,29 +196,39 @@ def build_osvos(side_outputs: bool = False, name: str = "osvos") -> keras.Model:
         ``[fused_logits, side2_logits, side3_logits, side4_logits, side5_logits]``, all (B, H, W, 1).
     """
     inputs = keras.Input(shape=(None, None, 3), name="image")
-    x = inputs
-    features = {}
-    for block, n_convs, channels in VGG_BLOCKS:
-        if block > 1:
-            x = layers.MaxPooling2D(2, strides=2, padding="same", name=f"block{block - 1}_pool")(x)
-        for j in range(1, n_convs + 1):
-            x = _new_conv(channels, 3, f"block{block}_conv{j}", activation="relu")(x)
-        features[block] = x
-
-    prep_maps, score_maps = [], []
-    for block, stride in SIDE_STRIDES.items():
-        prep = _new_conv(SIDE_CHANNELS, 3, f"side{block}_prep")(features[block])
-        up = BilinearUpsample(stride, name=f"side{block}_upsample")(prep)
-        prep_maps.append(CropLike(stride // 2, name=f"side{block}_crop")([up, inputs]))
-        if side_outputs:
-            score = _new_conv(1, 1, f"side{block}_score")(prep)
-            score_up = BilinearUpsample(stride, name=f"side{block}_score_upsample")(score)
-            score_maps.append(CropLike(stride // 2, name=f"side{block}_score_crop")([score_up, inputs]))
-
-    concat = layers.Concatenate(axis=-1, name="fuse_concat")(prep_maps)
-    fused = _new_conv(1, 1, "fuse")(concat)
-    outputs = [fused, *score_maps] if side_outputs else fused
+    outputs = _wire(lambda _name, make: make(), inputs, {}, side_outputs)
     return keras.Model(inputs, outputs, name=name)
+
+
+def cached_blocks(frozen_blocks: int) -> tuple[int, ...]:
+    """VGG blocks whose outputs a head with blocks 1..``frozen_blocks`` frozen takes as inputs."""
+    if not 1 <= frozen_blocks <= 4:
+        raise ValueError(f"frozen_blocks must be 1..4 (block 5 feeds the last side path), got {frozen_blocks}.")
+    return tuple(sorted({frozen_blocks, *range(2, frozen_blocks + 1)}))
+
+
+def split_frozen(model: keras.Model, frozen_blocks: int) -> tuple[keras.Model, keras.Model]:
+    """Split an OSVOS model into a frozen trunk and a trainable head that share the model's layers.
+
+    For fine-tuning with VGG blocks 1..``frozen_blocks`` frozen: the trunk's outputs are computed once per
+    training image and the head trains on them, skipping the frozen layers' forward and backward passes.
+
+    Returns:
+        ``(trunk, head)``. trunk: preprocessed image (B, H, W, 3) -> list of the outputs of the
+        :func:`cached_blocks`. head: ``[image, *those outputs]`` -> the model's outputs (the image only
+        gives the crop size). ``head(image, trunk(image))`` equals ``model(image)``.
+    """
+    blocks = cached_blocks(frozen_blocks)
+    n_convs = {b: n for b, n, _ in VGG_BLOCKS}
+    trunk = keras.Model(model.input, [model.get_layer(f"block{b}_conv{n_convs[b]}").output for b in blocks],
+                        name=f"{model.name}_trunk{frozen_blocks}")
+    image = keras.Input(shape=(None, None, 3), name="image")
+    feats = {b: keras.Input(shape=(None, None, dict((k, c) for k, _, c in VGG_BLOCKS)[b]), name=f"block{b}_features")
+             for b in blocks}
+    side_outputs = isinstance(model.outputs, (list, tuple)) and len(model.outputs) > 1
+    outputs = _wire(lambda name, _make: model.get_layer(name), image, feats, side_outputs)
+    head = keras.Model([image, *feats.values()], outputs, name=f"{model.name}_head{frozen_blocks}")
+    return trunk, head
 
 
 def layer_kind(layer_name: str) -> str:

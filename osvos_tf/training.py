@@ -22,7 +22,7 @@ import tensorflow as tf
 from osvos_tf.config import FineTuneConfig, LrMultipliers, save_config
 from osvos_tf.data import augmented_variants
 from osvos_tf.losses import deep_supervision_loss
-from osvos_tf.model import layer_kind
+from osvos_tf.model import layer_kind, split_frozen
 from osvos_tf.progress import Progress
 
 
@@ -121,12 +121,16 @@ class FitHistory:
 
 
 def make_update_fn(model, optimizer: GroupedOptimizer):
-    """A compiled one-image update: ``update(image (1,h,w,3), label (1,h,w,1), side_weight) -> loss``."""
+    """A compiled one-image update: ``update(inputs, label (1,h,w,1), side_weight) -> loss``.
+
+    ``inputs`` is the model's input: an image (1, h, w, 3), or ``[image, *features]`` for a head model
+    from :func:`osvos_tf.model.split_frozen`.
+    """
 
     @tf.function(reduce_retracing=True)
-    def update(image, label, side_weight):
+    def update(inputs, label, side_weight):
         with tf.GradientTape() as tape:
-            outputs = model(image, training=True)
+            outputs = model(inputs, training=True)
             total, _, _ = deep_supervision_loss(label, outputs, side_weight)
         grads = tape.gradient(total, optimizer.variables)
         optimizer.apply(grads)
@@ -158,9 +162,19 @@ def finetune(model, frames: Sequence[np.ndarray], masks: Sequence[np.ndarray], c
     side_outputs = isinstance(model.outputs, (list, tuple)) and len(model.outputs) > 1
     if config.side_loss_weight and not side_outputs:
         raise ValueError("side_loss_weight > 0 needs a model built with side_outputs=True.")
-    optimizer = GroupedOptimizer(model, config.lr_multipliers, "sgd", config.momentum, config.weight_decay)
+    train_model = model
+    if config.freeze_blocks:
+        # blocks 1..k are fixed: compute their outputs once per augmented copy, train the rest on them
+        trunk, train_model = split_frozen(model, config.freeze_blocks)
+        inputs = []
+        for image, _ in variants:
+            features = trunk(image, training=False)
+            inputs.append([image, *(features if isinstance(features, (list, tuple)) else [features])])
+    else:
+        inputs = [image for image, _ in variants]
+    optimizer = GroupedOptimizer(train_model, config.lr_multipliers, "sgd", config.momentum, config.weight_decay)
     optimizer.learning_rate.assign(config.learning_rate)
-    update = make_update_fn(model, optimizer)
+    update = make_update_fn(train_model, optimizer)
     side_weight = tf.constant(config.side_loss_weight, tf.float32)
 
     writer = None
@@ -178,8 +192,9 @@ def finetune(model, frames: Sequence[np.ndarray], masks: Sequence[np.ndarray], c
         if time_budget_s is not None and time.perf_counter() - start >= time_budget_s:
             stopped = True
             break
-        image, label = variants[int(rng.integers(len(variants)))]
-        loss = float(update(image, label, side_weight))
+        k = int(rng.integers(len(variants)))
+        image, label = variants[k]
+        loss = float(update(inputs[k], label, side_weight))
         if not np.isfinite(loss):
             raise FloatingPointError(f"Fine-tuning diverged at update {it}: loss {loss}. Lower the learning rate.")
         losses.append(loss)

@@ -134,3 +134,22 @@ def test_model_config_serialises():
     m = build_osvos()
     clone = keras.Model.from_config(m.get_config())
     assert [layer.name for layer in clone.layers] == [layer.name for layer in m.layers]
+
+
+@pytest.mark.parametrize("frozen", [1, 2, 3, 4])
+def test_split_frozen_head_equals_the_full_model(frozen):
+    import tensorflow as tf
+
+    from osvos_tf.model import split_frozen
+
+    m = build_osvos(side_outputs=True)
+    x = tf.constant(np.random.default_rng(0).normal(0, 50, (1, 37, 53, 3)).astype(np.float32))
+    trunk, head = split_frozen(m, frozen)
+    feats = trunk(x)
+    out = head([x, *(feats if isinstance(feats, list) else [feats])])
+    for a, b in zip(m(x), out):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+    frozen_names = {f"block{b}_conv{j}" for b in range(1, frozen + 1) for j in (1, 2, 3)}
+    head_names = {layer.name for layer in head.layers}
+    assert not frozen_names & head_names
+    assert head.get_layer("fuse") is m.get_layer("fuse")  # shared, so training the head trains the model

@@ -109,3 +109,15 @@ def test_config_json_round_trip(tmp_path):
         from osvos_tf.config import config_from_dict
         config_from_dict({"type": "FineTuneConfig", "bogus": 1})
     assert dataclasses.is_dataclass(FineTuneConfig())
+
+
+def test_freeze_blocks_keeps_early_layers_and_still_learns(clip):
+    frames, masks = clip
+    osvos = OSVOS.from_base_weights("hed", FineTuneConfig(iterations=60, freeze_blocks=2))
+    before = np.asarray(osvos._model.get_layer("block2_conv2").kernel).copy()
+    before3 = np.asarray(osvos._model.get_layer("block3_conv1").kernel).copy()
+    osvos.fit_one_shot(frames[0], masks[0], progress=False)
+    np.testing.assert_array_equal(osvos._model.get_layer("block2_conv2").kernel, before)
+    assert not np.array_equal(np.asarray(osvos._model.get_layer("block3_conv1").kernel), before3)
+    after = [iou(p > 0.5, m) for p, m in zip(osvos.segment(frames[1:]), masks[1:])]
+    assert np.mean(after) > 0.75

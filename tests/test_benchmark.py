@@ -1,0 +1,292 @@
+"""osvos_tf.benchmark and tools/run_davis.py, tools/plot_davis.py on a tiny synthetic DAVIS-layout tree.
+
+The fast tier builds a 2-sequence, 5-frame, 48x64 DAVIS tree from ``synthetic_clip``; the ``davis`` test
+runs the tool on one real sequence without fine-tuning.
+"""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from osvos_tf import benchmark
+from osvos_tf.config import FineTuneConfig
+from osvos_tf.frames import write_mask
+from osvos_tf.synthetic import synthetic_clip
+
+REPO = Path(__file__).resolve().parent.parent
+SEQS = ("seq-a", "seq-b")
+N_FRAMES = 5
+
+
+def make_davis(root: Path, seqs=SEQS, image_sets=True, db_info=True) -> Path:
+    """A DAVIS-2016-layout tree: JPEGImages/480p, Annotations/480p, ImageSets/480p/val.txt, db_info.yaml."""
+    lines, entries = [], []
+    for k, seq in enumerate(seqs):
+        frames, masks = synthetic_clip(n_frames=N_FRAMES, height=48, width=64, seed=10 + k)
+        (root / "JPEGImages" / "480p" / seq).mkdir(parents=True)
+        (root / "Annotations" / "480p" / seq).mkdir(parents=True)
+        for i, (frame, mask) in enumerate(zip(frames, masks)):
+            Image.fromarray(frame).save(root / "JPEGImages" / "480p" / seq / f"{i:05d}.jpg", quality=95)
+            write_mask(root / "Annotations" / "480p" / seq / f"{i:05d}.png", mask)
+            lines.append(f"/JPEGImages/480p/{seq}/{i:05d}.jpg /Annotations/480p/{seq}/{i:05d}.png")
+        entries.append(f"- name: {seq}\n  attributes: []\n  num_frames: {N_FRAMES}\n  set: val\n"
+                       "  eval_t: false\n  year: 2016\n")
+    if image_sets:
+        (root / "ImageSets" / "480p").mkdir(parents=True)
+        (root / "ImageSets" / "480p" / "val.txt").write_text("\n".join(lines) + "\n")
+    if db_info:
+        (root / "db_info.yaml").write_text("sequences:\n" + "".join(entries))
+    return root
+
+
+@pytest.fixture(scope="module")
+def tiny_davis(tmp_path_factory):
+    return make_davis(tmp_path_factory.mktemp("davis"))
+
+
+@pytest.fixture(scope="module")
+def osvos():
+    from osvos_tf import OSVOS
+
+    return OSVOS.from_base_weights("hed", FineTuneConfig())
+
+
+def snapshot(folder: Path) -> dict:
+    return {p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+# --------------------------------------------------------------------------------------------------
+# Settings and inputs (no TensorFlow)
+# --------------------------------------------------------------------------------------------------
+def test_presets_map_to_finetune_configs():
+    assert benchmark.finetune_config("fast")[1].iterations == 25
+    assert benchmark.finetune_config("accurate")[1].iterations == 500
+    assert benchmark.finetune_config()[0] == "default"
+    assert benchmark.finetune_config()[1] == FineTuneConfig()
+    assert benchmark.finetune_config(iterations=0) == (None, FineTuneConfig(iterations=0))
+    with pytest.raises(ValueError, match="known presets: fast, default, accurate"):
+        benchmark.finetune_config("slow")
+    with pytest.raises(ValueError, match="not both"):
+        benchmark.finetune_config("fast", 3)
+    with pytest.raises(ValueError, match=">= 0"):
+        benchmark.finetune_config(iterations=-1)
+
+
+def test_sequences_of_a_set_come_from_imagesets_or_db_info(tmp_path, tiny_davis):
+    assert benchmark.list_davis_sequences(tiny_davis, "val") == list(SEQS)
+    root = make_davis(tmp_path / "d", image_sets=False)
+    assert benchmark.list_davis_sequences(root, "val") == list(SEQS)
+    with pytest.raises(ValueError, match="None of the 0 sequences of set 'train'"):
+        benchmark.list_davis_sequences(root, "train")
+    bare = make_davis(tmp_path / "bare", image_sets=False, db_info=False)
+    with pytest.raises(FileNotFoundError, match="--sequences"):
+        benchmark.list_davis_sequences(bare, "val")
+
+
+def test_bad_inputs_are_refused_before_anything_is_written(tmp_path, tiny_davis):
+    out = tmp_path / "out"
+    with pytest.raises(FileNotFoundError, match="DAVIS root not found"):
+        benchmark.run_davis(tmp_path / "nope", out, iterations=2, log=False)
+    with pytest.raises(FileNotFoundError, match="Sequence 'nope' not found.*seq-a, seq-b"):
+        benchmark.run_davis(tiny_davis, out, sequences=["seq-a", "nope"], iterations=2, log=False)
+    with pytest.raises(ValueError, match="snapping is not implemented yet"):
+        benchmark.run_davis(tiny_davis, out, iterations=2, snap="boundary", log=False)
+    with pytest.raises(FileNotFoundError, match="Checkpoint not found"):
+        benchmark.run_davis(tiny_davis, out, iterations=2, checkpoint=tmp_path / "x.h5", log=False)
+    assert not out.exists()
+    # an output folder that is not a previous run: refused, untouched
+    foreign = tmp_path / "foreign"
+    foreign.mkdir()
+    (foreign / "notes.txt").write_text("mine")
+    with pytest.raises(FileExistsError, match="not a previous run"):
+        benchmark.run_davis(tiny_davis, foreign, iterations=2, log=False)
+    (foreign / "timing.json").write_text('{"mine": 1}')
+    with pytest.raises(ValueError, match="not written by tools/run_davis.py"):
+        benchmark.run_davis(tiny_davis, foreign, iterations=2, log=False)
+    assert snapshot(foreign) == {"notes.txt": b"mine", "timing.json": b'{"mine": 1}'}
+
+
+# --------------------------------------------------------------------------------------------------
+# Running, resuming
+# --------------------------------------------------------------------------------------------------
+def test_run_writes_masks_timing_results_and_resumes(tmp_path, tiny_davis, osvos, capsys):
+    import io
+
+    out = tmp_path / "run"
+    log = io.StringIO()
+    run = benchmark.run_davis(tiny_davis, out, iterations=2, workers=1, progress=False, log=log, osvos=osvos)
+    assert run.ran == list(SEQS) and run.skipped == []
+    for seq in SEQS:
+        names = sorted(p.name for p in (out / seq).iterdir())
+        assert names == [f"{i:05d}.png" for i in range(N_FRAMES)]
+        mask = np.asarray(Image.open(out / seq / "00001.png"))
+        assert mask.shape == (48, 64) and set(np.unique(mask)) <= {0, 255}
+    assert sorted(p.name for p in out.iterdir()) == ["results.json", "seq-a", "seq-b", "timing.json"]
+    assert "sequence 1/2 seq-a (5 frames): fine-tuning 2 iterations" in log.getvalue()
+    assert "sequence 2/2 seq-b" in log.getvalue()
+
+    timing = json.loads((out / "timing.json").read_text())
+    assert timing["tool"] == "osvos_tf.benchmark"
+    settings = timing["settings"]
+    assert settings["checkpoint"] == "base:hed" and settings["iterations"] == 2 and settings["preset"] is None
+    assert settings["snap"] == "none" and settings["set"] == "val"
+    assert settings["fine_tune_config"]["iterations"] == 2
+    for seq in SEQS:
+        rec = timing["sequences"][seq]
+        assert rec["frames"] == N_FRAMES and rec["iterations"] == 2
+        assert rec["fit_seconds"] > 0 and rec["segment_seconds"] > 0
+        assert rec["ms_per_frame"] == pytest.approx(1000 * rec["segment_seconds"] / N_FRAMES, abs=0.2)
+        assert rec["total_seconds"] == pytest.approx(rec["fit_seconds"] + rec["segment_seconds"], abs=0.003)
+
+    results = json.loads((out / "results.json").read_text())
+    assert results == json.loads(json.dumps(run.results))
+    assert set(results) == {"sequences", "overall"} and set(results["sequences"]) == set(SEQS)
+    for part in [*results["sequences"].values(), results["overall"]]:
+        assert set(part["J"]) == set(part["F"]) == {"mean", "recall", "decay"}
+        assert 0 <= part["J"]["mean"] <= 1 and 0 <= part["F"]["mean"] <= 1
+        assert part["T"] == {"mean": None}  # eval_t is false in the tiny db_info.yaml
+    assert "Overall" in capsys.readouterr().out
+
+    # Second run: everything is finished, nothing is fine-tuned again.
+    before = (out / "timing.json").read_bytes()
+    state = osvos.state
+    log = io.StringIO()
+    again = benchmark.run_davis(tiny_davis, out, iterations=2, workers=1, progress=False, log=log, osvos=osvos)
+    assert again.ran == [] and again.skipped == list(SEQS)
+    assert "sequence 1/2 seq-a: finished in an earlier run, skipped" in log.getvalue()
+    assert (out / "timing.json").read_bytes() == before and osvos.state is state
+
+    # Other settings in the same folder: refused, nothing changed.
+    files = snapshot(out)
+    with pytest.raises(ValueError, match=r"other settings \(fine_tune_config.iterations: 2 there, 3 now\)"):
+        benchmark.run_davis(tiny_davis, out, iterations=3, workers=1, progress=False, log=False, osvos=osvos)
+    assert snapshot(out) == files
+
+    # An interrupted sequence (a .partial folder, not recorded) and a finished one that lost a mask are redone.
+    timing = json.loads(before)
+    del timing["sequences"]["seq-a"]
+    (out / "timing.json").write_text(json.dumps(timing))
+    (out / "seq-a").rename(out / "seq-a.partial")
+    (out / "seq-a.partial" / "00004.png").unlink()
+    (out / "seq-b" / "00002.png").unlink()
+    log = io.StringIO()
+    redo = benchmark.run_davis(tiny_davis, out, sequences=["seq-a", "seq-b"], iterations=2, evaluate=False,
+                               progress=False, log=log, osvos=osvos)
+    assert redo.ran == ["seq-a", "seq-b"] and redo.results is None
+    assert not (out / "seq-a.partial").exists()
+    for seq in SEQS:
+        assert len(list((out / seq).glob("*.png"))) == N_FRAMES
+    assert set(json.loads((out / "timing.json").read_text())["sequences"]) == set(SEQS)
+
+
+def test_interrupted_sequence_folder_with_foreign_files_is_not_deleted(tmp_path, tiny_davis, osvos):
+    out = tmp_path / "run"
+    benchmark.run_davis(tiny_davis, out, sequences=["seq-a"], iterations=0, evaluate=False, progress=False,
+                        log=False, osvos=osvos)
+    (out / "seq-a" / "00003.png").unlink()
+    (out / "seq-a" / "my_notes.txt").write_text("keep")
+    with pytest.raises(FileExistsError, match="my_notes.txt"):
+        benchmark.run_davis(tiny_davis, out, sequences=["seq-a"], iterations=0, evaluate=False, progress=False,
+                            log=False, osvos=osvos)
+    assert (out / "seq-a" / "my_notes.txt").read_text() == "keep"
+
+
+def run_tool(name, *args):
+    return subprocess.run([sys.executable, str(REPO / "tools" / name), *map(str, args)], capture_output=True,
+                          text=True, timeout=600)
+
+
+def test_run_davis_tool_end_to_end(tmp_path, tiny_davis):
+    out = tmp_path / "run"
+    r = run_tool("run_davis.py", "--davis", tiny_davis, "--out", out, "--sequences", "seq-b", "--iterations", 2,
+                 "--workers", 1, "--quiet")
+    assert r.returncode == 0, r.stderr
+    assert "Overall" in r.stdout and "sequence 1/1 seq-b (5 frames): fine-tuning 2 iterations" in r.stderr
+    assert len(list((out / "seq-b").glob("*.png"))) == N_FRAMES
+    assert json.loads((out / "timing.json").read_text())["sequences"]["seq-b"]["iterations"] == 2
+    assert set(json.loads((out / "results.json").read_text())["sequences"]) == {"seq-b"}
+    # resuming loads no network and re-evaluates
+    r = run_tool("run_davis.py", "--davis", tiny_davis, "--out", out, "--sequences", "seq-b", "--iterations", 2,
+                 "--workers", 1, "--quiet", "--no-t")
+    assert r.returncode == 0, r.stderr
+    assert "finished in an earlier run, skipped" in r.stderr and "Overall" in r.stdout
+
+
+def test_run_davis_tool_errors(tmp_path, tiny_davis):
+    r = run_tool("run_davis.py", "--davis", tiny_davis, "--out", tmp_path / "o", "--snap", "boundary")
+    assert r.returncode == 2 and "snapping is not implemented yet" in r.stderr
+    r = run_tool("run_davis.py", "--davis", tiny_davis, "--out", tmp_path / "o", "--preset", "fast",
+                 "--iterations", "3")
+    assert r.returncode == 2 and "not allowed with argument" in r.stderr
+    r = run_tool("run_davis.py", "--davis", tmp_path / "none", "--out", tmp_path / "o")
+    assert r.returncode == 2 and "DAVIS root not found" in r.stderr
+    assert not (tmp_path / "o").exists()
+
+
+# --------------------------------------------------------------------------------------------------
+# Plots
+# --------------------------------------------------------------------------------------------------
+def fake_run(folder: Path, iterations: int, quality: float) -> Path:
+    folder.mkdir(parents=True)
+    seqs = {"seq-a": 0.0, "seq-b": 0.1, "seq-c": -0.1}
+    timing = {"tool": "osvos_tf.benchmark", "format": 1,
+              "settings": {"checkpoint": "base:hed", "preset": None, "iterations": iterations},
+              "sequences": {s: {"frames": 40, "iterations": iterations, "fit_seconds": 0.5 * iterations,
+                                "segment_seconds": 20.0, "ms_per_frame": 500.0,
+                                "total_seconds": 0.5 * iterations + 20} for s in seqs}}
+    stats = lambda v: {"mean": v, "recall": 1.0, "decay": 0.01}  # noqa: E731
+    results = {"sequences": {s: {"J": stats(quality + d), "F": stats(quality + d / 2), "T": {"mean": None}}
+                             for s, d in seqs.items()},
+               "overall": {"J": stats(quality), "F": stats(quality), "T": {"mean": None}}}
+    (folder / "timing.json").write_text(json.dumps(timing))
+    (folder / "results.json").write_text(json.dumps(results))
+    return folder
+
+
+def test_plots_from_several_runs(tmp_path):
+    pytest.importorskip("matplotlib")
+    runs = [fake_run(tmp_path / "fast", 25, 0.6), fake_run(tmp_path / "accurate", 500, 0.8)]
+    paths = benchmark.plot_runs(runs, tmp_path / "plots" / "davis", time_axis="per_frame", log_x=True)
+    assert [p.name for p in paths] == ["davis_jf.png", "davis_quality_vs_time.png"]
+    for path in paths:
+        with Image.open(path) as image:
+            assert image.format == "PNG" and image.size[0] > 300
+    r = run_tool("plot_davis.py", *runs, "--out", tmp_path / "cli" / "p", "--labels", "fast,accurate")
+    assert r.returncode == 0, r.stderr
+    assert (tmp_path / "cli" / "p_quality_vs_time.png").is_file() and (tmp_path / "cli" / "p_jf.png").is_file()
+    with pytest.raises(ValueError, match="one label per run"):
+        benchmark.plot_runs(runs, tmp_path / "x", labels=["a"])
+    (runs[0] / "results.json").unlink()
+    with pytest.raises(FileNotFoundError, match="not been evaluated"):
+        benchmark.plot_runs(runs, tmp_path / "x")
+
+
+def test_plots_without_matplotlib_say_how_to_install(tmp_path, monkeypatch):
+    for name in ("matplotlib", "matplotlib.figure", "matplotlib.backends", "matplotlib.backends.backend_agg"):
+        monkeypatch.setitem(sys.modules, name, None)
+    run = fake_run(tmp_path / "r", 25, 0.6)
+    with pytest.raises(ImportError, match=r"pip install -e \.\[plots\]"):
+        benchmark.plot_runs([run], tmp_path / "p")
+
+
+# --------------------------------------------------------------------------------------------------
+# Real DAVIS
+# --------------------------------------------------------------------------------------------------
+@pytest.mark.davis
+@pytest.mark.slow
+def test_run_davis_tool_on_a_real_sequence_without_finetuning(davis, tmp_path):
+    out = tmp_path / "run"
+    r = run_tool("run_davis.py", "--davis", davis, "--out", out, "--sequences", "car-shadow", "--iterations", 0,
+                 "--no-t", "--workers", 1, "--quiet")
+    assert r.returncode == 0, r.stderr
+    frames = sorted(p.stem for p in (davis / "JPEGImages" / "480p" / "car-shadow").glob("*.jpg"))
+    assert sorted(p.stem for p in (out / "car-shadow").glob("*.png")) == frames
+    timing = json.loads((out / "timing.json").read_text())["sequences"]["car-shadow"]
+    assert timing["iterations"] == 0 and timing["fit_seconds"] == 0 and timing["frames"] == len(frames)
+    results = json.loads((out / "results.json").read_text())
+    assert results["sequences"]["car-shadow"]["J"]["mean"] > 0
