@@ -152,6 +152,9 @@ def config_from_dict(data: dict) -> Any:
     data = dict(data)
     kind = data.pop("type", None)
     classes = {c.__name__: c for c in (FineTuneConfig, ParentTrainConfig)}
+    if kind == "ContourTrainConfig":  # defined with the contour model; imported only when needed
+        from osvos_tf.contours import ContourTrainConfig
+        classes[kind] = ContourTrainConfig
     if kind not in classes:
         raise ValueError(f"Unknown config type {kind!r}; expected one of {sorted(classes)}.")
     cls = classes[kind]

@@ -210,7 +210,7 @@ def write_results(probs: Iterable[np.ndarray], frames: Sequence, out_dir: str | 
     if overlay_dir is not None:
         overlay_dir = prepare_output_dir(overlay_dir, overwrite)
     written = []
-    for index, (frame, prob) in enumerate(zip(frames, probs)):
+    for index, (prob, frame) in enumerate(zip(probs, frames)):  # probs first: its generator runs to the end
         mask = prob > threshold
         name = frame_name(frame, index)
         path = out_dir / f"{name}.png"

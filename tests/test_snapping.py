@@ -128,10 +128,13 @@ def _brute_force_ucm_regions(contour, threshold):
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_greedy_merging_equals_brute_force(seed):
     rng = np.random.default_rng(seed)
-    contour = ndimage.gaussian_filter(rng.random((20, 26)), 1.0)
+    contour = ndimage.gaussian_filter(rng.random((24, 30)), 0.7)  # ~75 watershed regions
     contour = ((contour - contour.min()) / np.ptp(contour)).astype(np.float32)
-    for threshold in (0.3, 0.5):
-        assert same_partition(superpixels(contour, threshold), _brute_force_ucm_regions(contour, threshold))
+    n_watershed = superpixels(contour, 0.0).max() + 1
+    for threshold in (0.5, 0.7):
+        ours = superpixels(contour, threshold)
+        assert ours.max() + 1 < n_watershed  # merges happened
+        assert same_partition(ours, _brute_force_ucm_regions(contour, threshold))
 
 
 def test_superpixels_input_checks():
@@ -187,7 +190,7 @@ FIXTURE_FILES = sorted(FIXTURES.glob("*.npz"))
 
 
 def test_fixtures_present_and_small():
-    assert len(FIXTURE_FILES) >= 3
+    assert len(FIXTURE_FILES) >= 4
     assert sum(f.stat().st_size for f in FIXTURE_FILES) < 300_000
 
 

@@ -7,8 +7,8 @@ raise on ``fastBilateralSolverFilter``):
     apt-get install -y python3-opencv
     /usr/bin/python3 tools/make_bilateral_fixtures.py [--out tests/fixtures/bilateral]
 
-Each case stores: ``image`` (uint8 RGB, 48x64x3), ``ycrcb`` (OpenCV's YCrCb of it), ``target`` and
-``confidence`` (float32 48x64), ``output`` (float32, OpenCV's result), the parameters (``sigma_spatial``,
+Each case stores: ``image`` (uint8 RGB, 48x64x3; 8x300x3 for the hash-aliasing case), ``ycrcb`` (OpenCV's
+YCrCb of it), ``target`` and ``confidence`` (float32, the image's size), ``output`` (float32, OpenCV's result), the parameters (``sigma_spatial``,
 ``sigma_luma``, ``sigma_chroma``, ``lam``, ``num_iter``, ``max_tol``), ``cg_iterations`` (the number of CG
 iterations OpenCV reports on stdout, -1 if it could not be read) and ``opencv_version``. Deterministic
 (fixed seeds). Does not import osvos_tf: it only needs numpy and cv2.
@@ -92,11 +92,21 @@ def cases():
     conf = (0.2 + 0.8 * rng.random((H, W))).astype(np.float32)
     yield "early_stop", img, target, conf, dict(
         sigma_spatial=3.7, sigma_luma=12.0, sigma_chroma=10.0, lam=1.0, num_iter=25, max_tol=1e-3)
+    # 4. grid coordinates >= 255 (300 px wide at sigma_spatial 1): OpenCV's hash sum_i coord_i * 255**i then
+    #    aliases x = 255 + k on row y with x = k on row y + 1 (vertices and neighbours); coarse colour bins
+    #    make the aliased cells collide. A re-implementation must alias the same way.
+    wide = np.clip(np.stack([smooth(rng, (8, 300), 1) for _ in range(3)], -1) * 255, 0, 255)
+    wide = wide.round().astype(np.uint8)
+    target = rng.random((8, 300)).astype(np.float32)
+    conf = (0.05 + 0.2 * rng.random((8, 300))).astype(np.float32)
+    yield "hash_aliasing", wide, target, conf, dict(
+        sigma_spatial=1.0, sigma_luma=64.0, sigma_chroma=128.0, lam=64.0, num_iter=40, max_tol=1e-6)
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--out", default=str(Path(__file__).resolve().parent.parent / "tests" / "fixtures" / "bilateral"))
+    default = Path(__file__).resolve().parent.parent / "tests" / "fixtures" / "bilateral"
+    parser.add_argument("--out", default=str(default))
     args = parser.parse_args()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
