@@ -41,15 +41,7 @@ import time
 from pathlib import Path
 from typing import Iterable, Sequence, TextIO
 
-from osvos_tf.config import FineTuneConfig, config_to_dict
-
-#: Fine-tuning presets: overrides of :class:`~osvos_tf.config.FineTuneConfig` fields. Their quality and
-#: speed on DAVIS have not been measured yet. 'accurate' is the budget of the original TF demo (500).
-PRESETS: dict[str, dict] = {
-    "fast": {"iterations": 25},
-    "default": {"iterations": FineTuneConfig().iterations},
-    "accurate": {"iterations": 500},
-}
+from osvos_tf.config import PRESETS, FineTuneConfig, config_to_dict, finetune_config  # noqa: F401
 
 #: ``snap`` values :func:`run_davis` accepts (snapping is a planned feature; only 'none' exists).
 SNAP_MODES = ("none",)
@@ -85,35 +77,6 @@ class DavisRun:
 # --------------------------------------------------------------------------------------------------
 # Settings
 # --------------------------------------------------------------------------------------------------
-def finetune_config(preset: str | None = None, iterations: int | None = None,
-                    base: FineTuneConfig | None = None) -> tuple[str | None, FineTuneConfig]:
-    """The fine-tuning recipe for a preset name or an explicit number of iterations (not both).
-
-    Args:
-        preset: a key of :data:`PRESETS`; None with ``iterations`` None means 'default'.
-        iterations: updates (0 = no fine-tuning, the network as loaded).
-        base: the config the overrides apply to (default ``FineTuneConfig()``).
-
-    Returns:
-        ``(preset name or None, FineTuneConfig)``.
-
-    Raises:
-        ValueError: both given, an unknown preset, or negative iterations.
-    """
-    base = base or FineTuneConfig()
-    if preset is not None and iterations is not None:
-        raise ValueError(f"Give a preset or a number of iterations, not both (got preset={preset!r} and "
-                         f"iterations={iterations}).")
-    if iterations is not None:
-        if int(iterations) < 0:
-            raise ValueError(f"iterations must be >= 0 (0 = no fine-tuning), got {iterations}.")
-        return None, dataclasses.replace(base, iterations=int(iterations))
-    preset = "default" if preset is None else preset
-    if preset not in PRESETS:
-        raise ValueError(f"Unknown preset {preset!r}; known presets: {', '.join(PRESETS)}.")
-    return preset, dataclasses.replace(base, **PRESETS[preset])
-
-
 def _checkpoint_source(checkpoint) -> str:
     """The parent the run will use, as recorded in timing.json: an absolute path or 'base:hed'."""
     from osvos_tf.osvos import default_parent_path

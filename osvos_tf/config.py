@@ -56,7 +56,7 @@ class FineTuneConfig:
         seed: seed of the augmentation sampling (runs are repeatable for a given seed).
     """
 
-    iterations: int = 100
+    iterations: int = 50
     learning_rate: float = ORIGINAL_LR_MEAN_LOSS
     momentum: float = 0.9
     weight_decay: float = 2e-4
@@ -66,6 +66,44 @@ class FineTuneConfig:
     freeze_blocks: int = 0
     lr_multipliers: LrMultipliers = LrMultipliers()
     seed: int = 0
+
+
+#: Fine-tuning presets: overrides of :class:`FineTuneConfig` fields ('default' is FineTuneConfig() itself).
+#: 'accurate' is the budget of the original TF demo (500 updates); see the README for measured numbers.
+PRESETS: dict[str, dict] = {
+    "fast": {"iterations": 25},
+    "default": {"iterations": FineTuneConfig().iterations},
+    "accurate": {"iterations": 500},
+}
+
+
+def finetune_config(preset: str | None = None, iterations: int | None = None,
+                    base: FineTuneConfig | None = None) -> tuple[str | None, FineTuneConfig]:
+    """The fine-tuning recipe for a preset name or an explicit number of iterations (not both).
+
+    Args:
+        preset: a key of :data:`PRESETS`; None with ``iterations`` None means 'default'.
+        iterations: updates (0 = no fine-tuning, the network as loaded).
+        base: the config the overrides apply to (default ``FineTuneConfig()``).
+
+    Returns:
+        ``(preset name or None, FineTuneConfig)``.
+
+    Raises:
+        ValueError: both given, an unknown preset, or negative iterations.
+    """
+    base = base or FineTuneConfig()
+    if preset is not None and iterations is not None:
+        raise ValueError(f"Give a preset or a number of iterations, not both (got preset={preset!r} and "
+                         f"iterations={iterations}).")
+    if iterations is not None:
+        if int(iterations) < 0:
+            raise ValueError(f"iterations must be >= 0 (0 = no fine-tuning), got {iterations}.")
+        return None, dataclasses.replace(base, iterations=int(iterations))
+    preset = "default" if preset is None else preset
+    if preset not in PRESETS:
+        raise ValueError(f"Unknown preset {preset!r}; known presets: {', '.join(PRESETS)}.")
+    return preset, dataclasses.replace(base, **PRESETS[preset])
 
 
 @dataclasses.dataclass(frozen=True)
