@@ -1,0 +1,22 @@
+"""J of a network as loaded (no fine-tuning) on every 5th frame of 1..N-2 of the 10 val sequences.
+
+    python benchmarks/no_finetune_j.py parent   # the shipped parent (checkpoints/osvos_parent.h5)
+    python benchmarks/no_finetune_j.py base     # the base weights (HED VGG16, new layers random)
+
+A quick subsampled estimate; tools/run_davis.py --iterations 0 gives the full-protocol number.
+"""
+import sys, numpy as np
+from pathlib import Path
+from osvos_tf import OSVOS
+from osvos_tf.frames import list_frames
+from osvos_tf.evaluation import jaccard, read_mask
+from osvos_tf.evaluation import default_davis_root
+root = default_davis_root()
+o = OSVOS() if sys.argv[1] == 'parent' else OSVOS.from_base_weights()
+seqs = 'breakdance camel car-shadow dance-twirl drift-chicane horsejump-high motocross-jump parkour scooter-black soapbox'.split()
+means = []
+for seq in seqs:
+    frames = list_frames(root/'JPEGImages/480p'/seq)[1:-1][::5]
+    js = [jaccard(p > 0.5, read_mask(root/'Annotations/480p'/seq/f'{f.stem}.png')) for p, f in zip(o.segment(frames), frames)]
+    means.append(np.mean(js)); print(f'{seq:16s} {len(js):3d} frames  J {np.mean(js):.3f}', flush=True)
+print(f'mean over sequences: J {np.mean(means):.3f}  ({o.source})')
