@@ -27,7 +27,7 @@ def _parser() -> argparse.ArgumentParser:
     seg.add_argument("--iterations", type=int, default=None,
                      help="fine-tuning updates (default: the config's; 0 = the network as loaded)")
     seg.add_argument("--time-budget", type=float, default=None, help="stop fine-tuning after this many seconds")
-    seg.add_argument("--checkpoint", default=None, help="parent checkpoint (default: the shipped parent)")
+    seg.add_argument("--checkpoint", default=None, help="parent checkpoint (default: the shipped parent); 'base' = bare VGG16 from HED, no parent")
     seg.add_argument("--overlay", action="store_true", help="also write overlays to OUT/overlays/")
     seg.add_argument("--tensorboard", default=None, metavar="LOGDIR", help="TensorBoard log folder")
     seg.add_argument("--threshold", type=float, default=0.5, help="foreground where probability > this")

@@ -291,6 +291,8 @@ def segment_video(frames_dir: str | os.PathLike, mask: str | os.PathLike, out_di
         out_dir: masks go to ``out_dir/<frame name>.png`` (0/255); with ``overlay``, overlays to
             ``out_dir/overlays/<frame name>.jpg``. A non-empty ``out_dir`` is refused unless ``overwrite``.
         iterations: fine-tuning updates (default: the config's; 0 = the network as loaded).
+        checkpoint: parent checkpoint path (default: the shipped parent); ``'base'`` (or ``'base:hed'``,
+            ``'base:imagenet'``) for the bare VGG16 initialisation with no parent training.
 
     Returns:
         ``{'masks': [paths], 'overlays': folder or None, 'fit_seconds': s, 'segment_seconds': s,
@@ -305,7 +307,10 @@ def segment_video(frames_dir: str | os.PathLike, mask: str | os.PathLike, out_di
         raise ValueError(f"--frame-index {frame_index} is out of range: {frames_dir} has {len(frames)} frames "
                          f"(valid: 0..{len(frames) - 1}).")
     out_dir = prepare_output_dir(out_dir, overwrite)  # fail before the long fine-tuning, not after
-    osvos = OSVOS(checkpoint=checkpoint)
+    if checkpoint is not None and str(checkpoint) in ("base", "base:hed", "base:imagenet"):
+        osvos = OSVOS.from_base_weights("imagenet" if str(checkpoint).endswith("imagenet") else "hed")
+    else:
+        osvos = OSVOS(checkpoint=checkpoint)
     state = None
     if iterations != 0:
         state = osvos.fit_one_shot(frames[frame_index], mask, iterations=iterations, log_dir=log_dir,

@@ -41,6 +41,15 @@ def test_segment_end_to_end(tiny, tmp_path):
     assert (out / "00001.png").read_bytes() == before
 
 
+def test_segment_without_finetuning_from_the_base_weights(tiny, tmp_path):
+    frames_dir, masks_dir = tiny
+    r = run("segment", "--frames", str(frames_dir), "--mask", str(masks_dir / "00000.png"),
+            "--out", str(tmp_path / "base"), "--iterations", "0", "--checkpoint", "base")
+    assert r.returncode == 0, r.stderr
+    assert "network: base:hed" in r.stdout and "fine-tuning 0 updates" in r.stdout
+    assert len(list((tmp_path / "base").glob("*.png"))) == 4
+
+
 def test_segment_bad_input_errors(tiny, tmp_path):
     frames_dir, masks_dir = tiny
     r = run("segment", "--frames", str(tmp_path / "nope"), "--mask", str(masks_dir / "00000.png"),
