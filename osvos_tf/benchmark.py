@@ -41,7 +41,7 @@ import time
 from pathlib import Path
 from typing import Iterable, Sequence, TextIO
 
-from osvos_tf.config import PRESETS, FineTuneConfig, config_to_dict, finetune_config  # noqa: F401
+from osvos_tf.config import FineTuneConfig, config_to_dict, finetune_config
 
 #: ``snap`` values :func:`run_davis` accepts (snapping is a planned feature; only 'none' exists).
 SNAP_MODES = ("none",)

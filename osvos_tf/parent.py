@@ -115,7 +115,7 @@ class ParentTrainer:
         cfg = self.config
         ds = parent_dataset(pairs, cfg.scales, cfg.flip, cfg.base_scale, cfg.crop, batch_size=cfg.accumulate,
                             seed=seed, shuffle_buffer=cfg.shuffle_buffer)
-        return self.strategy.experimental_distribute_dataset(ds), ds
+        return self.strategy.experimental_distribute_dataset(ds)
 
     def save(self, out_dir: Path) -> None:
         cfg = self.config
@@ -186,7 +186,7 @@ def train_parent(davis_root: str | os.PathLike | None, out_dir: str | os.PathLik
     (out_dir / "tensorboard").mkdir(exist_ok=True)
     save_config(config, out_dir / "tensorboard" / "config.json")
     writer = tf.summary.create_file_writer(str(out_dir / "tensorboard"))
-    dist_ds, _ = trainer.dataset(pairs, seed=config.seed + trainer.step)
+    dist_ds = trainer.dataset(pairs, seed=config.seed + trainer.step)
     iterator = iter(dist_ds)
     end = config.total_steps if max_updates is None else min(config.total_steps, trainer.step + max_updates)
     bar = Progress(end - trainer.step, f"parent (updates {trainer.step}->{end})", enabled=progress, every_s=30)

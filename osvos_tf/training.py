@@ -66,7 +66,6 @@ class GroupedOptimizer:
         groups = variable_groups(model, multipliers)
         self.variables = [v for v, _, _ in groups]
         self._decays = [d for _, _, d in groups]
-        self._group_of = []
         self._multipliers = sorted({m for _, m, _ in groups}, reverse=True)
         self.optimizers = []
         for mult in self._multipliers:

@@ -19,6 +19,7 @@ if importlib.util.find_spec("osvos_tf") is None:  # plain checkout, package not 
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from osvos_tf import benchmark, evaluation  # noqa: E402
+from osvos_tf.config import PRESETS  # noqa: E402
 
 
 def main(argv=None):
@@ -32,7 +33,7 @@ def main(argv=None):
                         help="DAVIS set when --sequences is not given (default val)")
     budget = parser.add_mutually_exclusive_group()
     budget.add_argument("--preset", default=None,
-                        help=f"fine-tuning preset: {', '.join(f'{k} ({v})' for k, v in benchmark.PRESETS.items())}"
+                        help=f"fine-tuning preset: {', '.join(f'{k} ({v})' for k, v in PRESETS.items())}"
                              " (default: default)")
     budget.add_argument("--iterations", type=int, default=None,
                         help="fine-tuning updates (0 = no fine-tuning, the network as loaded)")
