@@ -15,15 +15,22 @@ A run folder ``DIR`` (the contract the tools, the resume logic and the plots rel
 
       {"tool": "osvos_tf.benchmark", "format": 1, "created": ISO time,
        "settings": {"checkpoint": path or "base:hed", "preset": name or null, "iterations": N,
-                    "snap": "none", "set": "val", "davis_root": path, "fine_tune_config": {...}},
+                    "snap": "none" | "contours" | "bilateral", "snap_params": {...} (not for "none"),
+                    "set": "val", "davis_root": path, "fine_tune_config": {...}},
        "sequences": {seq: {"frames": n, "iterations": N, "fit_seconds": s, "segment_seconds": s,
-                           "ms_per_frame": ms, "total_seconds": s, "finished": ISO time}}}
+                           "ms_per_frame": ms, "snap_ms_per_frame": {"contour_model": ms, "snap": ms},
+                           "total_seconds": s, "finished": ISO time}}}
 
-  ``segment_seconds`` / ``ms_per_frame`` cover reading the frames, the network and writing the PNGs.
+  ``segment_seconds`` / ``ms_per_frame`` cover reading the frames, the network, snapping and writing the
+  PNGs; ``snap_ms_per_frame`` splits out the contour network's forward pass and the snapping itself.
 * ``DIR/<seq>/<frame>.png`` -- one 0/255 mask per input frame, named after the frame (JPEG stem). They are
   written into ``DIR/<seq>.partial/`` and renamed when the sequence is complete.
 * ``DIR/results.json`` -- :func:`osvos_tf.evaluation.evaluate_results` output over every finished
   sequence of the folder (also written atomically).
+
+With several snapping modes (``snap=["none", "bilateral", "contours"]``), each sequence is fine-tuned and
+segmented once and ``DIR/<mode>/`` is a complete run folder of the layout above for each mode (its
+``segment_seconds`` counts the shared network time plus that mode's own snapping and PNG writing).
 
 A sequence is *finished* when timing.json records it with its frame count and all its PNGs exist; finished
 sequences are skipped when the same command is run again, anything else is redone from scratch.
@@ -41,10 +48,10 @@ import time
 from pathlib import Path
 from typing import Iterable, Sequence, TextIO
 
+import numpy as np
+
 from osvos_tf.config import FineTuneConfig, config_to_dict, finetune_config
 
-#: ``snap`` values :func:`run_davis` accepts (snapping is a planned feature; only 'none' exists).
-SNAP_MODES = ("none",)
 
 TIMING_FILE = "timing.json"
 RESULTS_FILE = "results.json"
@@ -52,7 +59,7 @@ PARTIAL_SUFFIX = ".partial"
 _TOOL = "osvos_tf.benchmark"
 _FORMAT = 1
 # Settings that must match to resume a run folder (the others are informational).
-_RESUME_KEYS = ("checkpoint", "fine_tune_config", "snap")
+_RESUME_KEYS = ("checkpoint", "fine_tune_config", "snap", "snap_params")
 
 
 @dataclasses.dataclass
@@ -65,6 +72,7 @@ class DavisRun:
         results: the evaluation written to ``out_dir/results.json`` (None when ``evaluate=False``).
         ran: sequences fine-tuned and segmented by this call, in order.
         skipped: sequences found finished by an earlier call, in order.
+        snap: the snapping mode of the folder's masks.
     """
 
     out_dir: Path
@@ -72,6 +80,7 @@ class DavisRun:
     results: dict | None
     ran: list
     skipped: list
+    snap: str = "none"
 
 
 # --------------------------------------------------------------------------------------------------
@@ -256,14 +265,36 @@ def _clear_stale(out_dir: Path, seq: str) -> None:
 # --------------------------------------------------------------------------------------------------
 # Running
 # --------------------------------------------------------------------------------------------------
+def _snap_modes(snap) -> list[str]:
+    from osvos_tf.snapping import check_snap_mode
+
+    if snap is None or isinstance(snap, str):
+        return [check_snap_mode(snap)]
+    modes = [check_snap_mode(m) for m in snap]
+    if not modes:
+        raise ValueError("snap: give at least one mode (e.g. 'none').")
+    if len(set(modes)) != len(modes):
+        raise ValueError(f"snap: each mode once, got {modes}.")
+    return modes
+
+
+def _snap_settings(mode: str, contour_params, bilateral_params) -> dict | None:
+    if mode == "contours":
+        return dataclasses.asdict(contour_params)
+    if mode == "bilateral":
+        return dataclasses.asdict(bilateral_params)
+    return None
+
+
 def run_davis(davis_root: str | os.PathLike, out_dir: str | os.PathLike, sequences: Iterable[str] | None = None,
               image_set: str = "val", preset: str | None = None, iterations: int | None = None,
-              checkpoint: str | os.PathLike | None = None, snap: str = "none", evaluate: bool = True,
+              checkpoint: str | os.PathLike | None = None, snap: str | Sequence[str] = "none", evaluate: bool = True,
               compute_t: bool = True, workers: int = 2, progress: bool = True, log: TextIO | bool = True,
-              stream: TextIO | None = None, osvos=None) -> DavisRun:
-    """Run OSVOS on DAVIS sequences: fine-tune on frame 0, segment every frame, time it, evaluate.
+              stream: TextIO | None = None, osvos=None, contour_params=None, bilateral_params=None
+              ) -> "DavisRun | dict[str, DavisRun]":
+    """Run OSVOS on DAVIS sequences: fine-tune on frame 0, segment every frame, snap, time it, evaluate.
 
-    Every input is checked before anything is written; then ``out_dir`` gets timing.json at once, each
+    Every input is checked before anything is written; then the run folder gets timing.json at once, each
     sequence's masks, and results.json at the end (layout in the module docstring). Running the same call
     again resumes: finished sequences are skipped, interrupted ones are redone.
 
@@ -271,35 +302,44 @@ def run_davis(davis_root: str | os.PathLike, out_dir: str | os.PathLike, sequenc
         davis_root: DAVIS-2016 folder (``JPEGImages/480p``, ``Annotations/480p``, ``ImageSets/480p`` and/or
             ``db_info.yaml``).
         out_dir: the run folder; must be new, empty, or a run folder of this function with the same
-            checkpoint and fine-tuning settings.
+            checkpoint, fine-tuning and snapping settings.
         sequences: names to run (default: :func:`list_davis_sequences` of ``image_set``).
         image_set: 'val' or 'train' (only used when ``sequences`` is None).
         preset, iterations: the fine-tuning budget (see :func:`finetune_config`); ``iterations=0`` segments
             with the network as loaded.
         checkpoint: parent checkpoint (default: the shipped parent, else the base weights).
-        snap: must be 'none' (snapping is not implemented yet).
-        evaluate: evaluate (J, F, and T when ``compute_t``) every finished sequence of ``out_dir`` at the
-            end, print the table to ``stream`` (stdout) and write results.json.
+        snap: a mode of :data:`osvos_tf.snapping.SNAP_MODES` ('none', 'contours', 'bilateral'), or a list of
+            modes: each sequence is then fine-tuned and segmented once and every mode's masks are written
+            to ``out_dir/<mode>/``, each a complete run folder of its own (timing.json, results.json).
+        evaluate: evaluate (J, F, and T when ``compute_t``) every finished sequence of the run folder(s) at
+            the end, print the table to ``stream`` (stdout) and write results.json.
         workers: evaluation processes.
         progress: the per-frame progress bars of fine-tuning, segmentation and evaluation (stderr).
         log: where the per-sequence lines ("sequence k/N ...") go: True = stderr, False/None = nowhere, or a
             text stream.
         osvos: an :class:`~osvos_tf.osvos.OSVOS` to reuse (its parent is recorded as the checkpoint, its
-            config is the base the preset/iterations apply to); default: built on first need, so resuming a
-            finished run never loads TensorFlow.
+            config is the base the preset/iterations apply to; its own ``snap`` is not used); default:
+            built on first need, so resuming a finished run never loads TensorFlow.
+        contour_params, bilateral_params: :class:`~osvos_tf.snapping.ContourSnapParams` and
+            :class:`~osvos_tf.snapping.BilateralParams` (default: ``ContourSnapParams()`` and
+            :data:`~osvos_tf.snapping.CALIBRATED_BILATERAL`).
 
     Returns:
-        A :class:`DavisRun`.
+        A :class:`DavisRun` when ``snap`` is one mode (a string); ``{mode: DavisRun}`` for a list of modes.
 
     Raises:
         FileNotFoundError: missing DAVIS root, sequence, first-frame annotation or checkpoint.
-        FileExistsError: ``out_dir`` holds files but is not a run folder of this function.
+        FileExistsError: a run folder holds files but is not a run folder of this function.
         ValueError: bad preset/iterations/snap, a resume with other settings, no sequence, or a sequence
             missing from db_info.yaml while T is requested.
     """
-    if snap not in SNAP_MODES:
-        raise ValueError(f"snap={snap!r}: snapping is not implemented yet; the only accepted value is 'none' "
-                         "(the default).")
+    from osvos_tf.snapping import CALIBRATED_BILATERAL, ContourSnapParams
+
+    modes = _snap_modes(snap)
+    contour_params = contour_params or ContourSnapParams()
+    bilateral_params = bilateral_params or CALIBRATED_BILATERAL
+    contour_params.validate()
+    bilateral_params.validate()
     preset_name, config = finetune_config(preset, iterations, base=osvos.config if osvos is not None else None)
     davis_root = Path(davis_root)
     out_dir = Path(out_dir)
@@ -327,18 +367,33 @@ def run_davis(davis_root: str | os.PathLike, out_dir: str | os.PathLike, sequenc
     source = osvos.source if osvos is not None else _checkpoint_source(checkpoint)
     if osvos is not None and checkpoint is not None and source != _checkpoint_source(checkpoint):
         raise ValueError(f"The OSVOS passed uses {source}, not the checkpoint {checkpoint}; pass one or the other.")
-    settings = {"checkpoint": source, "preset": preset_name, "iterations": config.iterations, "snap": snap,
-                "set": image_set if sequences is None else None, "davis_root": str(davis_root.resolve()),
-                "fine_tune_config": config_to_dict(config)}
-    settings = json.loads(json.dumps(settings))  # as stored in timing.json (tuples become lists)
-    timing = _open_run_dir(out_dir, settings)
-    pending = [s for s in seqs if not _is_finished(out_dir, timing, s, inputs[s][0])]
-    for s in pending:
-        _clear_stale(out_dir, s)
-
-    out_dir.mkdir(parents=True, exist_ok=True)
-    timing_path = out_dir / TIMING_FILE
-    _write_json_atomic(timing_path, timing)
+    multi = not (snap is None or isinstance(snap, str))
+    if multi and out_dir.exists():
+        if not out_dir.is_dir():
+            raise FileExistsError(f"Output path {out_dir} exists and is not a folder; choose a folder for --out.")
+        foreign = [p.name for p in out_dir.iterdir() if p.name not in modes]
+        if foreign:
+            raise FileExistsError(f"Output folder {out_dir} holds {', '.join(sorted(foreign)[:5])}, but a run with "
+                                  f"several snapping modes writes only the sub-folders {', '.join(modes)}; choose a "
+                                  "new or empty --out (or the folder of the run you want to resume).")
+    folders = {m: (out_dir / m if multi else out_dir) for m in modes}
+    timings = {}
+    for m in modes:
+        settings = {"checkpoint": source, "preset": preset_name, "iterations": config.iterations, "snap": m,
+                    "set": image_set if sequences is None else None, "davis_root": str(davis_root.resolve()),
+                    "fine_tune_config": config_to_dict(config)}
+        snap_params = _snap_settings(m, contour_params, bilateral_params)
+        if snap_params is not None:
+            settings["snap_params"] = snap_params
+        settings = json.loads(json.dumps(settings))  # as stored in timing.json (tuples become lists)
+        timings[m] = _open_run_dir(folders[m], settings)
+    todo = {s: [m for m in modes if not _is_finished(folders[m], timings[m], s, inputs[s][0])] for s in seqs}
+    for s, ms in todo.items():
+        for m in ms:
+            _clear_stale(folders[m], s)
+    for m in modes:
+        folders[m].mkdir(parents=True, exist_ok=True)
+        _write_json_atomic(folders[m] / TIMING_FILE, timings[m])
 
     log_stream = sys.stderr if log is True else (log or None)
 
@@ -346,16 +401,21 @@ def run_davis(davis_root: str | os.PathLike, out_dir: str | os.PathLike, sequenc
         if log_stream is not None:
             print(f"[run_davis] {text}", file=log_stream, flush=True)
 
-    ran, skipped = [], []
+    snappers = None
+    ran, skipped = {m: [] for m in modes}, {m: [] for m in modes}
     for k, seq in enumerate(seqs, start=1):
         frames, mask = inputs[seq]
         head = f"sequence {k}/{len(seqs)} {seq}"
-        if seq not in pending:
+        for m in modes:
+            if m not in todo[seq]:
+                skipped[m].append(seq)
+        if not todo[seq]:
             say(f"{head}: finished in an earlier run, skipped")
-            skipped.append(seq)
             continue
         if osvos is None:
             osvos = _build_osvos(source, config)
+        if snappers is None:
+            snappers = _build_snappers(modes, contour_params, bilateral_params)
         say(f"{head} ({len(frames)} frames): " +
             (f"fine-tuning {config.iterations} iterations" if config.iterations else "no fine-tuning"))
         if config.iterations:
@@ -364,31 +424,77 @@ def run_davis(davis_root: str | os.PathLike, out_dir: str | os.PathLike, sequenc
         else:
             osvos.reset()
             fit_seconds, done_iterations = 0.0, 0
-        partial = out_dir / f"{seq}{PARTIAL_SUFFIX}"
-        start = time.perf_counter()
-        osvos.segment_to_folder(frames, partial, progress=progress)
-        segment_seconds = time.perf_counter() - start
-        final = out_dir / seq
+        records = _segment_sequence(osvos, snappers, frames, {m: folders[m] for m in todo[seq]}, seq, progress)
+        texts = []
+        for m, rec in records.items():
+            timings[m]["sequences"][seq] = {
+                "frames": len(frames), "iterations": done_iterations, "fit_seconds": round(fit_seconds, 3),
+                "segment_seconds": round(rec["seconds"], 3),
+                "ms_per_frame": round(1000.0 * rec["seconds"] / len(frames), 2),
+                "snap_ms_per_frame": rec["snap_ms_per_frame"],
+                "total_seconds": round(fit_seconds + rec["seconds"], 3),
+                "finished": datetime.datetime.now().isoformat(timespec="seconds"),
+            }
+            _write_json_atomic(folders[m] / TIMING_FILE, timings[m])
+            ran[m].append(seq)
+            texts.append(f"{m} {1000.0 * rec['seconds'] / len(frames):.0f}")
+        fit_text = f"fine-tuning {fit_seconds:.1f} s" if config.iterations else "no fine-tuning"
+        say(f"{head}: {fit_text}, segmentation ms/frame (incl. snapping and PNG): {', '.join(texts)}")
+
+    runs = {}
+    for m in modes:
+        results = None
+        if evaluate:
+            if multi:
+                print(f"\nsnap = {m}:", file=stream or sys.stdout, flush=True)
+            results = evaluate_run(davis_root, folders[m], compute_t=compute_t, workers=workers, progress=progress,
+                                   stream=stream)
+        runs[m] = DavisRun(folders[m], timings[m], results, ran[m], skipped[m], m)
+    return runs if multi else runs[modes[0]]
+
+
+def _build_snappers(modes: Sequence[str], contour_params, bilateral_params) -> dict:
+    from osvos_tf.snapping import Snapper
+
+    return {m: Snapper(m, contours=contour_params, bilateral=bilateral_params) for m in modes}
+
+
+def _segment_sequence(osvos, snappers: dict, frames: Sequence[Path], folders: dict, seq: str,
+                      progress: bool) -> dict:
+    """Segment ``frames`` once and write each mode's masks to ``folders[mode]/<seq>`` (via .partial).
+
+    Returns ``{mode: {'seconds': s, 'snap_ms_per_frame': {...}}}``: the shared reading + network time plus
+    that mode's snapping and PNG writing, as if the mode had run alone.
+    """
+    from osvos_tf.frames import write_mask
+    from osvos_tf.progress import Progress
+
+    partials = {m: folder / f"{seq}{PARTIAL_SUFFIX}" for m, folder in folders.items()}
+    for partial in partials.values():
+        partial.mkdir(parents=True)
+    own = {m: 0.0 for m in folders}
+    before = {m: dict(snappers[m].seconds) for m in folders}
+    bar = Progress(len(frames), "segment", enabled=progress)
+    start = time.perf_counter()
+    for path, (frame, probs) in zip(frames, osvos.segment_frames(frames)):
+        for m, partial in partials.items():
+            t0 = time.perf_counter()
+            write_mask(partial / f"{path.stem}.png", snappers[m](frame, probs))
+            own[m] += time.perf_counter() - t0
+        bar.update()
+    bar.close()
+    shared = time.perf_counter() - start - sum(own.values())
+    records = {}
+    for m, folder in folders.items():
+        final = folder / seq
         if final.exists():
             shutil.rmtree(final)  # checked by _clear_stale: only masks of an interrupted attempt
-        os.replace(partial, final)
-        timing["sequences"][seq] = {
-            "frames": len(frames), "iterations": done_iterations, "fit_seconds": round(fit_seconds, 3),
-            "segment_seconds": round(segment_seconds, 3),
-            "ms_per_frame": round(1000.0 * segment_seconds / len(frames), 2),
-            "total_seconds": round(fit_seconds + segment_seconds, 3),
-            "finished": datetime.datetime.now().isoformat(timespec="seconds"),
-        }
-        _write_json_atomic(timing_path, timing)
-        ran.append(seq)
-        fit_text = f"fine-tuning {fit_seconds:.1f} s" if config.iterations else "no fine-tuning"
-        say(f"{head}: {fit_text}, segmentation {1000.0 * segment_seconds / len(frames):.0f} ms/frame")
-
-    results = None
-    if evaluate:
-        results = evaluate_run(davis_root, out_dir, compute_t=compute_t, workers=workers, progress=progress,
-                               stream=stream)
-    return DavisRun(out_dir, timing, results, ran, skipped)
+        os.replace(partials[m], final)
+        n = max(len(frames), 1)
+        records[m] = {"seconds": shared + own[m],
+                      "snap_ms_per_frame": {k: round(1000.0 * (v - before[m][k]) / n, 2)
+                                            for k, v in snappers[m].seconds.items()}}
+    return records
 
 
 def _build_osvos(source: str, config: FineTuneConfig):
@@ -567,3 +673,98 @@ def plot_runs(run_dirs: Sequence[str | os.PathLike], out_prefix: str | os.PathLi
     qt_path = Path(f"{out_prefix}_quality_vs_time.png")
     fig.savefig(qt_path, dpi=120)
     return [jf_path, qt_path]
+
+
+# --------------------------------------------------------------------------------------------------
+# Calibrating the snapping parameters (on the training sequences, never on validation)
+# --------------------------------------------------------------------------------------------------
+#: Candidate UCM thresholds and bilateral (lam, sigma_spatial) pairs of :func:`calibrate_snapping`.
+UCM_CANDIDATES = (0.05, 0.1, 0.15, 0.2, 0.225, 0.25, 0.275, 0.29, 0.35, 0.4)
+BILATERAL_CANDIDATES = ((32.0, 8.0), (128.0, 8.0), (512.0, 8.0), (128.0, 16.0), (512.0, 16.0))
+
+
+def calibrate_snapping(davis_root: str | os.PathLike, image_set: str = "train", frames_per_sequence: int = 3,
+                       checkpoint: str | os.PathLike | None = None, ucm_thresholds: Sequence[float] = UCM_CANDIDATES,
+                       bilateral: Sequence[tuple[float, float]] = BILATERAL_CANDIDATES,
+                       sequences: Sequence[str] | None = None, progress: bool = True) -> dict:
+    """Choose the snapping parameters by mean IoU on DAVIS frames of ``image_set`` (train by default).
+
+    The masks that are snapped are the parent network's own predictions (no fine-tuning), on
+    ``frames_per_sequence`` evenly spaced frames (first and last excluded) of each sequence. Each candidate
+    UCM threshold of contour snapping and each (lam, sigma_spatial) pair of the bilateral solver is scored by
+    the mean IoU with the ground truth over all those frames; the plain mask (probabilities > 0.5) is the
+    reference.
+
+    Returns:
+        ``{"frames": n, "sequences": [...], "checkpoint": source, "none": J, "contours": {threshold: J},
+        "bilateral": {"lam=..,sigma_spatial=..": J}, "best": {"contours": {"threshold": t, "J": J},
+        "bilateral": {"lam": .., "sigma_spatial": .., "J": J}}, "snap_ms_per_frame": {...}}`` (J = mean IoU).
+    """
+    from osvos_tf.evaluation import jaccard, read_mask
+    from osvos_tf.progress import Progress
+    from osvos_tf.snapping import BilateralParams, Snapper, snap_to_contours
+
+    davis_root = Path(davis_root)
+    if frames_per_sequence < 1:
+        raise ValueError(f"frames_per_sequence must be >= 1, got {frames_per_sequence}.")
+    seqs = list(sequences) if sequences is not None else list_davis_sequences(davis_root, image_set)
+    samples = []
+    for seq in seqs:
+        frames, _ = _sequence_inputs(davis_root, seq)
+        inner = frames[1:-1] or frames
+        picks = np.unique(np.linspace(0, len(inner) - 1, frames_per_sequence + 2)[1:-1].round().astype(int))
+        for i in picks:
+            gt_path = _annotation_root(davis_root) / seq / f"{inner[i].stem}.png"
+            if gt_path.is_file():
+                samples.append((seq, inner[i], gt_path))
+    if not samples:
+        raise ValueError(f"No annotated frame to calibrate on in {davis_root} ({image_set}).")
+    source = _checkpoint_source(checkpoint)
+    osvos = _build_osvos(source, FineTuneConfig(iterations=0))
+    contour_snapper = Snapper("contours")
+    bilateral_scores = {f"lam={lam:g},sigma_spatial={ss:g}": [] for lam, ss in bilateral}
+    contour_scores = {float(t): [] for t in ucm_thresholds}
+    plain = []
+    bilateral_seconds = 0.0
+    bar = Progress(len(samples), "calibrate", enabled=progress)
+    for (seq, path, gt_path), (frame, probs) in zip(samples, osvos.segment_frames([s[1] for s in samples])):
+        gt = read_mask(gt_path)
+        plain.append(jaccard(probs > 0.5, gt))
+        contour = contour_snapper.contour_map(frame)
+        for t in contour_scores:
+            contour_scores[t].append(jaccard(snap_to_contours(probs, contour, t), gt))
+        for (lam, ss), key in zip(bilateral, bilateral_scores):
+            start = time.perf_counter()
+            snapped = Snapper("bilateral", bilateral=BilateralParams(lam=lam, sigma_spatial=ss))(frame, probs)
+            bilateral_seconds += time.perf_counter() - start
+            bilateral_scores[key].append(jaccard(snapped, gt))
+        bar.update(status=seq)
+    bar.close()
+    contour_j = {t: float(np.mean(v)) for t, v in contour_scores.items()}
+    bilateral_j = {k: float(np.mean(v)) for k, v in bilateral_scores.items()}
+    best_t = max(contour_j, key=contour_j.get)
+    best_b = max(range(len(bilateral)), key=lambda i: bilateral_j[list(bilateral_j)[i]])
+    n = len(samples)
+    return {
+        "frames": n, "sequences": seqs, "checkpoint": source, "image_set": image_set,
+        "none": float(np.mean(plain)), "contours": contour_j, "bilateral": bilateral_j,
+        "best": {"contours": {"threshold": best_t, "J": contour_j[best_t]},
+                 "bilateral": {"lam": bilateral[best_b][0], "sigma_spatial": bilateral[best_b][1],
+                               "J": bilateral_j[list(bilateral_j)[best_b]]}},
+        "snap_ms_per_frame": {"contour_model": round(1000 * contour_snapper.seconds["contour_model"] / n, 1),
+                              "bilateral": round(1000 * bilateral_seconds / (n * max(len(bilateral), 1)), 1)},
+    }
+
+
+def format_calibration(cal: dict) -> str:
+    """A short text table of :func:`calibrate_snapping`'s output."""
+    lines = [f"Snapping calibration on {cal['frames']} frames of {len(cal['sequences'])} {cal['image_set']} "
+             f"sequences (parent predictions, no fine-tuning); mean IoU:",
+             f"  no snapping                           {cal['none']:.4f}"]
+    for t, j in cal["contours"].items():
+        mark = "  <- best" if t == cal["best"]["contours"]["threshold"] else ""
+        lines.append(f"  contours, UCM threshold {t:<13g} {j:.4f}{mark}")
+    best_key = f"lam={cal['best']['bilateral']['lam']:g},sigma_spatial={cal['best']['bilateral']['sigma_spatial']:g}"
+    for k, j in cal["bilateral"].items():
+        lines.append(f"  bilateral, {k:<26} {j:.4f}{'  <- best' if k == best_key else ''}")
+    return "\n".join(lines)

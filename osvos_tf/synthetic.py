@@ -71,3 +71,41 @@ def write_clip(folder, n_frames: int = 12, height: int = 96, width: int = 128, s
         Image.fromarray(frame).save(frames_dir / f"{i:05d}.jpg", quality=95)
         write_mask(masks_dir / f"{i:05d}.png", mask)
     return frames_dir, masks_dir
+
+
+def write_davis_tree(root, sequences=("seq-a", "seq-b"), n_frames: int = 5, height: int = 48, width: int = 64,
+                     image_set: str | None = "val", db_info: bool = True, seed: int = 10):
+    """Write a tiny DAVIS-2016-layout tree of synthetic clips (for trying the tools, and for the tests).
+
+    Writes ``root/JPEGImages/480p/<seq>/%05d.jpg`` and ``root/Annotations/480p/<seq>/%05d.png`` (0/255) for
+    each sequence (clip ``k`` uses seed ``seed + k``); with ``image_set``, ``root/ImageSets/480p/<set>.txt``
+    listing every frame; with ``db_info``, ``root/db_info.yaml`` (every sequence in ``image_set`` or 'val',
+    ``eval_t: false``).
+
+    Returns:
+        ``root`` as a pathlib.Path.
+    """
+    from pathlib import Path
+
+    from PIL import Image
+
+    from osvos_tf.frames import write_mask
+
+    root = Path(root)
+    lines, entries = [], []
+    for k, seq in enumerate(sequences):
+        frames, masks = synthetic_clip(n_frames=n_frames, height=height, width=width, seed=seed + k)
+        (root / "JPEGImages" / "480p" / seq).mkdir(parents=True)
+        (root / "Annotations" / "480p" / seq).mkdir(parents=True)
+        for i, (frame, mask) in enumerate(zip(frames, masks)):
+            Image.fromarray(frame).save(root / "JPEGImages" / "480p" / seq / f"{i:05d}.jpg", quality=95)
+            write_mask(root / "Annotations" / "480p" / seq / f"{i:05d}.png", mask)
+            lines.append(f"/JPEGImages/480p/{seq}/{i:05d}.jpg /Annotations/480p/{seq}/{i:05d}.png")
+        entries.append(f"- name: {seq}\n  attributes: []\n  num_frames: {n_frames}\n  set: {image_set or 'val'}\n"
+                       "  eval_t: false\n  year: 2016\n")
+    if image_set:
+        (root / "ImageSets" / "480p").mkdir(parents=True)
+        (root / "ImageSets" / "480p" / f"{image_set}.txt").write_text("\n".join(lines) + "\n")
+    if db_info:
+        (root / "db_info.yaml").write_text("sequences:\n" + "".join(entries))
+    return root

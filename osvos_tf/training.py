@@ -111,12 +111,14 @@ class GroupedOptimizer:
 
 @dataclasses.dataclass
 class FitHistory:
-    """What a fine-tuning run did. ``losses``: total loss per update; ``seconds``: wall time."""
+    """What a fine-tuning run did. ``losses``: total loss per update; ``seconds``: wall time (set-up included);
+    ``step_seconds``: wall time of each update (the first ones of each image size include tracing)."""
 
     iterations: int
     seconds: float
     losses: list[float]
     stopped_by_budget: bool
+    step_seconds: list[float] = dataclasses.field(default_factory=list)
 
 
 def make_update_fn(model, optimizer: GroupedOptimizer):
@@ -185,6 +187,7 @@ def finetune(model, frames: Sequence[np.ndarray], masks: Sequence[np.ndarray], c
 
     bar = Progress(config.iterations, "fine-tune", enabled=progress)
     losses: list[float] = []
+    step_seconds: list[float] = []
     start = time.perf_counter()
     stopped = False
     for it in range(config.iterations):
@@ -193,7 +196,9 @@ def finetune(model, frames: Sequence[np.ndarray], masks: Sequence[np.ndarray], c
             break
         k = int(rng.integers(len(variants)))
         image, label = variants[k]
+        step_start = time.perf_counter()
         loss = float(update(inputs[k], label, side_weight))
+        step_seconds.append(time.perf_counter() - step_start)
         if not np.isfinite(loss):
             raise FloatingPointError(f"Fine-tuning diverged at update {it}: loss {loss}. Lower the learning rate.")
         losses.append(loss)
@@ -201,13 +206,14 @@ def finetune(model, frames: Sequence[np.ndarray], masks: Sequence[np.ndarray], c
             with writer.as_default(step=it):
                 tf.summary.scalar("loss/total", loss)
                 tf.summary.scalar("learning_rate", config.learning_rate)
+                tf.summary.scalar("step_seconds", step_seconds[-1])
                 if it % image_every == 0 or it == config.iterations - 1:
                     log_images(model, image, label)
         bar.update(status=f"loss {loss:.4f}")
     bar.close()
     if writer is not None:
         writer.flush()
-    return FitHistory(len(losses), time.perf_counter() - start, losses, stopped)
+    return FitHistory(len(losses), time.perf_counter() - start, losses, stopped, step_seconds)
 
 
 def log_images(model, image, label, max_outputs: int = 1) -> None:

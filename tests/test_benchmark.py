@@ -15,8 +15,7 @@ from PIL import Image
 
 from osvos_tf import benchmark
 from osvos_tf.config import FineTuneConfig
-from osvos_tf.frames import write_mask
-from osvos_tf.synthetic import synthetic_clip
+from osvos_tf.synthetic import write_davis_tree
 
 REPO = Path(__file__).resolve().parent.parent
 SEQS = ("seq-a", "seq-b")
@@ -25,23 +24,7 @@ N_FRAMES = 5
 
 def make_davis(root: Path, seqs=SEQS, image_sets=True, db_info=True) -> Path:
     """A DAVIS-2016-layout tree: JPEGImages/480p, Annotations/480p, ImageSets/480p/val.txt, db_info.yaml."""
-    lines, entries = [], []
-    for k, seq in enumerate(seqs):
-        frames, masks = synthetic_clip(n_frames=N_FRAMES, height=48, width=64, seed=10 + k)
-        (root / "JPEGImages" / "480p" / seq).mkdir(parents=True)
-        (root / "Annotations" / "480p" / seq).mkdir(parents=True)
-        for i, (frame, mask) in enumerate(zip(frames, masks)):
-            Image.fromarray(frame).save(root / "JPEGImages" / "480p" / seq / f"{i:05d}.jpg", quality=95)
-            write_mask(root / "Annotations" / "480p" / seq / f"{i:05d}.png", mask)
-            lines.append(f"/JPEGImages/480p/{seq}/{i:05d}.jpg /Annotations/480p/{seq}/{i:05d}.png")
-        entries.append(f"- name: {seq}\n  attributes: []\n  num_frames: {N_FRAMES}\n  set: val\n"
-                       "  eval_t: false\n  year: 2016\n")
-    if image_sets:
-        (root / "ImageSets" / "480p").mkdir(parents=True)
-        (root / "ImageSets" / "480p" / "val.txt").write_text("\n".join(lines) + "\n")
-    if db_info:
-        (root / "db_info.yaml").write_text("sequences:\n" + "".join(entries))
-    return root
+    return write_davis_tree(root, seqs, N_FRAMES, 48, 64, image_set="val" if image_sets else None, db_info=db_info)
 
 
 @pytest.fixture(scope="module")
@@ -94,7 +77,7 @@ def test_bad_inputs_are_refused_before_anything_is_written(tmp_path, tiny_davis)
         benchmark.run_davis(tmp_path / "nope", out, iterations=2, log=False)
     with pytest.raises(FileNotFoundError, match="Sequence 'nope' not found.*seq-a, seq-b"):
         benchmark.run_davis(tiny_davis, out, sequences=["seq-a", "nope"], iterations=2, log=False)
-    with pytest.raises(ValueError, match="snapping is not implemented yet"):
+    with pytest.raises(ValueError, match="Unknown snapping mode .boundary.; expected one of none, contours, bilateral"):
         benchmark.run_davis(tiny_davis, out, iterations=2, snap="boundary", log=False)
     with pytest.raises(FileNotFoundError, match="Checkpoint not found"):
         benchmark.run_davis(tiny_davis, out, iterations=2, checkpoint=tmp_path / "x.h5", log=False)
@@ -219,7 +202,7 @@ def test_run_davis_tool_end_to_end(tmp_path, tiny_davis):
 
 def test_run_davis_tool_errors(tmp_path, tiny_davis):
     r = run_tool("run_davis.py", "--davis", tiny_davis, "--out", tmp_path / "o", "--snap", "boundary")
-    assert r.returncode == 2 and "snapping is not implemented yet" in r.stderr
+    assert r.returncode == 2 and "Unknown snapping mode" in r.stderr
     r = run_tool("run_davis.py", "--davis", tiny_davis, "--out", tmp_path / "o", "--preset", "fast",
                  "--iterations", "3")
     assert r.returncode == 2 and "not allowed with argument" in r.stderr

@@ -13,19 +13,11 @@ from PIL import Image
 from osvos_tf.config import ParentTrainConfig
 from osvos_tf.data import davis_pairs, decode_mask, parent_dataset
 from osvos_tf.model import MEAN_BGR
-from osvos_tf.synthetic import synthetic_clip
+from osvos_tf.synthetic import write_davis_tree
 
 
 def make_davis(root, sequences=("a", "b"), n=4, h=48, w=64):
-    for k, seq in enumerate(sequences):
-        frames, masks = synthetic_clip(n, h, w, seed=k)
-        (root / "JPEGImages" / "480p" / seq).mkdir(parents=True)
-        (root / "Annotations" / "480p" / seq).mkdir(parents=True)
-        for i, (f, m) in enumerate(zip(frames, masks)):
-            Image.fromarray(f).save(root / "JPEGImages" / "480p" / seq / f"{i:05d}.jpg", quality=95)
-            Image.fromarray(np.where(m, 255, 0).astype(np.uint8)).save(
-                root / "Annotations" / "480p" / seq / f"{i:05d}.png")
-    return root
+    return write_davis_tree(root, sequences, n, h, w, image_set=None, db_info=False, seed=0)
 
 
 @pytest.fixture(scope="module")

@@ -2,11 +2,13 @@
 """Evaluate a results folder on DAVIS-2016 (J, F and T as the official benchmark).
 
     python tools/eval_davis.py --davis ROOT --results DIR [--sequences a,b,...] [--no-t] [--json OUT]
-                               [--workers N]
+                               [--workers N] [--errors [--near-px 20]]
 
 DIR holds DIR/<sequence>/<frame>.png (any nonzero pixel is foreground).  Prints the per-sequence table and
-the overall J/F Mean, Recall, Decay and T Mean; --json writes the same numbers as JSON.  All the work is
-done by osvos_tf.evaluation.evaluate_and_report.
+the overall J/F Mean, Recall, Decay and T Mean; --json writes the same numbers as JSON.  --errors also
+prints the error split of the OSVOS paper's Figure 5 (false positives within --near-px pixels of the
+object, farther ones, false negatives, as fractions of the union; they sum to 1 - J) and stores it under
+"error_split" in the JSON.  All the work is done by osvos_tf.evaluation.evaluate_and_report.
 """
 
 import argparse
@@ -31,7 +33,14 @@ def main(argv=None):
     parser.add_argument("--no-t", action="store_true", help="skip the (slow) temporal stability T")
     parser.add_argument("--json", default=None, metavar="OUT", help="write the results as JSON to OUT")
     parser.add_argument("--workers", type=int, default=2, help="parallel processes (default 2)")
+    parser.add_argument("--errors", action="store_true",
+                        help="also compute the OSVOS Fig. 5 error split (FP near / FP far / FN)")
+    parser.add_argument("--near-px", type=float, default=None, metavar="PX",
+                        help=f"with --errors: distance in pixels up to which a false positive is 'near' "
+                             f"the object (default {evaluation.ERROR_NEAR_PX:g})")
     args = parser.parse_args(argv)
+    if args.near_px is not None and not args.errors:
+        parser.error("--near-px only applies to the error split: add --errors")
     sequences = None
     if args.sequences:
         sequences = [s.strip() for s in args.sequences.split(",") if s.strip()]
@@ -43,6 +52,8 @@ def main(argv=None):
             compute_t=not args.no_t,
             workers=args.workers,
             json_path=args.json,
+            errors=args.errors,
+            near_px=evaluation.ERROR_NEAR_PX if args.near_px is None else args.near_px,
         )
     except (FileNotFoundError, ValueError) as exc:
         parser.exit(2, f"error: {exc}\n")

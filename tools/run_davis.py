@@ -3,10 +3,12 @@
 
     python tools/run_davis.py --davis ROOT --out DIR [--sequences a,b,...] [--set val]
                               [--preset fast|default|accurate | --iterations N] [--checkpoint PATH]
-                              [--snap none] [--no-t] [--no-eval] [--workers N] [--quiet]
+                              [--snap none|contours|bilateral|none,bilateral,contours]
+                              [--ucm-threshold T] [--no-t] [--no-eval] [--workers N] [--quiet]
 
 Writes DIR/<sequence>/<frame>.png (0/255), DIR/timing.json (after every sequence) and DIR/results.json, and
-prints the J/F/T table. Running the same command again resumes: finished sequences are skipped. All the
+prints the J/F/T table. With several --snap modes, each sequence is fine-tuned and segmented once and
+each mode's run folder is DIR/<mode>/. Running the same command again resumes: finished sequences are skipped. All the
 work is done by osvos_tf.benchmark.run_davis.
 """
 
@@ -20,6 +22,7 @@ if importlib.util.find_spec("osvos_tf") is None:  # plain checkout, package not 
 
 from osvos_tf import benchmark, evaluation  # noqa: E402
 from osvos_tf.config import PRESETS  # noqa: E402
+from osvos_tf.snapping import ContourSnapParams, SNAP_MODES  # noqa: E402
 
 
 def main(argv=None):
@@ -39,7 +42,11 @@ def main(argv=None):
                         help="fine-tuning updates (0 = no fine-tuning, the network as loaded)")
     parser.add_argument("--checkpoint", default=None,
                         help="parent checkpoint (default: the shipped parent, else the base weights)")
-    parser.add_argument("--snap", default="none", help="mask snapping: only 'none' (not implemented yet)")
+    parser.add_argument("--snap", default="none",
+                        help=f"boundary snapping: {', '.join(SNAP_MODES)}, or several separated by commas "
+                             "(masks of each in DIR/<mode>/) (default none)")
+    parser.add_argument("--ucm-threshold", type=float, default=None,
+                        help=f"superpixel threshold of --snap contours (default {ContourSnapParams().threshold})")
     parser.add_argument("--no-t", action="store_true", help="skip the (slow) temporal stability T")
     parser.add_argument("--no-eval", action="store_true", help="do not evaluate (no results.json)")
     parser.add_argument("--workers", type=int, default=2, help="evaluation processes (default 2)")
@@ -48,11 +55,16 @@ def main(argv=None):
     sequences = None
     if args.sequences is not None:
         sequences = [s.strip() for s in args.sequences.split(",") if s.strip()]
+    snap = [m.strip() for m in args.snap.split(",") if m.strip()]
+    snap = snap[0] if len(snap) == 1 else snap
+    contour_params = None
+    if args.ucm_threshold is not None:
+        contour_params = ContourSnapParams(threshold=args.ucm_threshold)
     try:
         benchmark.run_davis(
             args.davis if args.davis else evaluation.default_davis_root(), args.out, sequences=sequences,
             image_set=args.image_set, preset=args.preset, iterations=args.iterations, checkpoint=args.checkpoint,
-            snap=args.snap, evaluate=not args.no_eval, compute_t=not args.no_t, workers=args.workers,
+            snap=snap, contour_params=contour_params, evaluate=not args.no_eval, compute_t=not args.no_t, workers=args.workers,
             progress=not args.quiet)
     except (FileNotFoundError, FileExistsError, ValueError) as exc:
         parser.exit(2, f"error: {exc}\n")

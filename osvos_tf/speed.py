@@ -1,0 +1,276 @@
+"""The speed benchmark: segmentation and fine-tuning time, against a bare VGG16 forward pass, and memory.
+
+    from osvos_tf.speed import run_speed_benchmark, format_speed_report
+    report = run_speed_benchmark(frames, mask)          # frames: paths or uint8 RGB arrays of one video
+    print(format_speed_report(report))
+
+``tools/bench.py`` is the command line (it picks DAVIS car-shadow when present, else a synthetic 854x480
+clip). Everything is wall-clock time of this process, reported as the median of ``repeats`` runs after
+``warmup`` runs. It measures:
+
+* ``vgg16_ms``: a bare ``keras.applications.VGG16(include_top=False, weights=None)`` forward pass at the
+  frame size (the speed limit of this architecture on this machine), through a ``tf.function``;
+* ``segment_ms``: :meth:`OSVOS.segment` per frame on in-memory frames (the network alone), and
+  ``segment_png_ms``: :meth:`OSVOS.segment_to_folder` per frame from the frame files (decode, network,
+  PNG encode); ``segment_ratio`` = segment_ms / vgg16_ms;
+* ``snap_ms``: per-frame snapping time of each mode (contour network forward and superpixels, or the
+  bilateral solve), when asked;
+* ``iteration_s`` per fine-tuning configuration: the median update time of a run (so set-up and tracing,
+  which hit the first update of each augmented image size, are excluded), and ``fit_s`` per preset: the whole fine-tuning as
+  :meth:`OSVOS.fit_one_shot` runs it (measured, or estimated from ``iteration_s`` when ``measure`` does not
+  list the preset), and ``total_s``: fine-tuning + ``frames_for_total`` x ``segment_png_ms``;
+* ``peak_rss_mb``: the process's peak resident memory (``ru_maxrss``), and ``long_run``: resident memory
+  before and after segmenting a long stream of small frames (constant memory means no growth).
+
+No timing is asserted anywhere in the tests: this is a measurement tool.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import resource
+import statistics
+import tempfile
+import time
+from pathlib import Path
+from typing import Callable, Sequence
+
+import numpy as np
+
+from osvos_tf.config import PRESETS, FineTuneConfig, finetune_config
+
+
+def _median_seconds(fn: Callable[[], object], repeats: int, warmup: int) -> tuple[float, list[float]]:
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times), times
+
+
+def peak_rss_mb() -> float:
+    """Peak resident memory of this process so far, in MiB (Linux ``ru_maxrss`` is in KiB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def current_rss_mb() -> float:
+    """Current resident memory of this process in MiB (from /proc/self/statm; NaN where unavailable)."""
+    try:
+        pages = int(Path("/proc/self/statm").read_text().split()[1])
+    except (OSError, ValueError, IndexError):
+        return float("nan")
+    return pages * os.sysconf("SC_PAGE_SIZE") / 2 ** 20
+
+
+def vgg16_forward_seconds(height: int, width: int, repeats: int = 5, warmup: int = 2) -> tuple[float, list[float]]:
+    """Median seconds of a bare keras.applications VGG16 (no top, random weights) forward pass on one
+    (1, height, width, 3) float32 image, through a ``tf.function``."""
+    import keras
+    import tensorflow as tf
+
+    model = keras.applications.VGG16(include_top=False, weights=None, input_shape=(height, width, 3))
+    image = tf.constant(np.random.default_rng(0).uniform(-120, 130, (1, height, width, 3)).astype(np.float32))
+
+    @tf.function
+    def forward(x):
+        return model(x, training=False)
+
+    return _median_seconds(lambda: forward(image).numpy(), repeats, warmup)
+
+
+@dataclasses.dataclass(frozen=True)
+class SpeedSettings:
+    """What :func:`run_speed_benchmark` measures.
+
+    Attributes:
+        repeats, warmup: timed runs (median reported) and untimed runs before them.
+        segment_frames: frames per timed segmentation run (the first ones of the video, cycled if short).
+        presets: presets whose fine-tuning time is reported.
+        measure: presets whose fine-tuning is actually run end to end (the others are estimated from the
+            per-iteration slope: set-up + iterations x ``iteration_s``).
+        slope_iterations: updates of the run whose median update time is ``iteration_s``.
+        extra_configs: further :class:`FineTuneConfig` overrides to time per iteration, by name (e.g.
+            ``{"freeze_blocks=2": {"freeze_blocks": 2}}``).
+        snap_modes: snapping modes to time per frame ('contours', 'bilateral').
+        frames_for_total: frames of the sequence whose total time is reported (the issue's 70).
+        long_frames: frames of the constant-memory run (64x96 synthetic frames; 0 skips it).
+    """
+
+    repeats: int = 3
+    warmup: int = 1
+    segment_frames: int = 5
+    presets: tuple[str, ...] = tuple(PRESETS)
+    measure: tuple[str, ...] = ("fast", "default")
+    slope_iterations: int = 20
+    extra_configs: tuple[tuple[str, tuple[tuple[str, object], ...]], ...] = (
+        ("freeze_blocks=2", (("freeze_blocks", 2),)),)
+    snap_modes: tuple[str, ...] = ("bilateral", "contours")
+    frames_for_total: int = 70
+    long_frames: int = 2000
+
+
+def run_speed_benchmark(frames: Sequence, mask, settings: SpeedSettings = SpeedSettings(), osvos=None,
+                        log: Callable[[str], None] | None = None) -> dict:
+    """Measure segmentation and fine-tuning speed on one video (see the module docstring).
+
+    Args:
+        frames: the video's frames (paths, for the PNG timing to include decoding; or uint8 RGB arrays).
+        mask: the annotation of ``frames[0]``.
+        settings: :class:`SpeedSettings`.
+        osvos: the :class:`~osvos_tf.osvos.OSVOS` to time (default: ``OSVOS()``, the shipped parent).
+        log: called with a line of text as each measurement finishes (default: silent).
+
+    Returns:
+        A JSON-able dict (keys in the module docstring; times in seconds or milliseconds as named).
+    """
+    import tensorflow as tf
+
+    from osvos_tf.frames import read_frame
+    from osvos_tf.osvos import OSVOS
+    from osvos_tf.snapping import Snapper
+
+    say = log or (lambda text: None)
+    if not frames:
+        raise ValueError("run_speed_benchmark needs at least one frame.")
+    unknown = [p for p in (*settings.presets, *settings.measure) if p not in PRESETS]
+    if unknown:
+        raise ValueError(f"Unknown presets {unknown}; known: {', '.join(PRESETS)}.")
+    osvos = osvos or OSVOS()
+    first = read_frame(frames[0])
+    h, w = first.shape[:2]
+    report = {"frame_size": [h, w], "parent": osvos.source, "tensorflow": tf.__version__,
+              "cpu_count": os.cpu_count(), "settings": dataclasses.asdict(settings)}
+
+    vgg, vgg_all = vgg16_forward_seconds(h, w, settings.repeats, settings.warmup)
+    report["vgg16_ms"] = round(1000 * vgg, 1)
+    report["vgg16_ms_runs"] = [round(1000 * t, 1) for t in vgg_all]
+    say(f"bare VGG16 forward at {w}x{h}: {1000 * vgg:.0f} ms")
+
+    n = settings.segment_frames
+    clip = [frames[i % len(frames)] for i in range(n)]
+    arrays = [read_frame(f) for f in clip]
+    seg, seg_all = _median_seconds(lambda: [None for _ in osvos.segment(arrays)], settings.repeats, settings.warmup)
+    report["segment_ms"] = round(1000 * seg / n, 1)
+    report["segment_ms_runs"] = [round(1000 * t / n, 1) for t in seg_all]
+    report["segment_ratio"] = round(seg / n / vgg, 3)
+    say(f"segment: {1000 * seg / n:.0f} ms/frame ({seg / n / vgg:.2f}x the bare VGG16)")
+    with tempfile.TemporaryDirectory() as tmp:
+        def to_png():
+            osvos.segment_to_folder(clip, tmp, overwrite=True, progress=False)
+
+        png, png_all = _median_seconds(to_png, settings.repeats, settings.warmup)
+    report["segment_png_ms"] = round(1000 * png / n, 1)
+    report["segment_png_ms_runs"] = [round(1000 * t / n, 1) for t in png_all]
+    say(f"segment + PNG writing: {1000 * png / n:.0f} ms/frame")
+
+    probs = next(iter(osvos.segment(arrays[:1])))
+    report["snap_ms"] = {}
+    for mode in settings.snap_modes:
+        snapper = Snapper(mode)
+        snapper(arrays[0], probs)  # warm-up (builds the contour network)
+        snapper.seconds = {k: 0.0 for k in snapper.seconds}
+        snapper.frames = 0
+        for _ in range(settings.repeats):
+            snapper(arrays[0], probs)
+        report["snap_ms"][mode] = snapper.ms_per_frame()
+        say(f"snap {mode}: {snapper.ms_per_frame()} ms/frame")
+
+    def fit(config: FineTuneConfig, iterations: int):
+        osvos.config = config
+        state = osvos.fit_one_shot(frames[0], mask, iterations=iterations, progress=False)
+        osvos.reset()
+        return state
+
+    base_config = osvos.config
+    configs = {"default": FineTuneConfig()}
+    configs.update({name: dataclasses.replace(FineTuneConfig(), **dict(overrides))
+                    for name, overrides in settings.extra_configs})
+    report["iteration_s"], setup = {}, {}
+    try:
+        for name, config in configs.items():
+            state = fit(config, settings.slope_iterations)
+            steps = state.step_seconds
+            per_it = statistics.median(steps)  # robust to the tracing of the first step of each image size
+            report["iteration_s"][name] = round(per_it, 3)
+            setup[name] = max(state.seconds - per_it * len(steps), 0.0)  # tracing and augmentation
+            say(f"fine-tuning, {name}: {per_it:.2f} s/iteration (median of {len(steps)}; set-up and tracing "
+                f"{setup[name]:.1f} s)")
+        report["presets"] = {}
+        for preset in settings.presets:
+            _, config = finetune_config(preset)
+            entry = {"iterations": config.iterations}
+            if preset in settings.measure:
+                entry["fit_s"] = round(fit(config, config.iterations).seconds, 1)
+                entry["measured"] = True
+            else:
+                name = next((k for k, c in configs.items() if dataclasses.replace(c, iterations=0)
+                             == dataclasses.replace(config, iterations=0)), None)
+                if name is None:
+                    continue
+                entry["fit_s"] = round(setup[name] + config.iterations * report["iteration_s"][name], 1)
+                entry["measured"] = False
+            entry["total_s"] = round(entry["fit_s"] + settings.frames_for_total * png / n, 1)
+            report["presets"][preset] = entry
+            say(f"preset {preset}: fine-tuning {entry['fit_s']:.0f} s ({'measured' if entry['measured'] else 'estimated'}),"
+                f" total for {settings.frames_for_total} frames {entry['total_s']:.0f} s")
+    finally:
+        osvos.config = base_config
+
+    if settings.long_frames:
+        report["long_run"] = long_run_memory(osvos, settings.long_frames)
+        say(f"long run: {report['long_run']}")
+    report["peak_rss_mb"] = round(peak_rss_mb(), 1)
+    return report
+
+
+def long_run_memory(osvos, n_frames: int, height: int = 64, width: int = 96) -> dict:
+    """Resident memory while :meth:`OSVOS.segment` streams ``n_frames`` generated frames (never all in memory).
+
+    Returns ``{"frames": n, "rss_mb_after_10": MiB, "rss_mb_at_end": MiB, "growth_mb": end - after 10}``.
+    """
+    rng = np.random.default_rng(0)
+    base = rng.integers(0, 256, (height, width, 3), dtype=np.uint8)
+
+    def stream():
+        for i in range(n_frames):
+            yield np.roll(base, i, axis=1)
+
+    after_10 = None
+    for i, _ in enumerate(osvos.segment(stream())):
+        if i == 9:
+            after_10 = current_rss_mb()
+    end = current_rss_mb()
+    after_10 = end if after_10 is None else after_10
+    return {"frames": n_frames, "size": [height, width], "rss_mb_after_10": round(after_10, 1),
+            "rss_mb_at_end": round(end, 1), "growth_mb": round(end - after_10, 1)}
+
+
+def format_speed_report(report: dict) -> str:
+    """The report of :func:`run_speed_benchmark` as a text table."""
+    h, w = report["frame_size"]
+    lines = [f"Speed at {w}x{h} on {report['cpu_count']} CPU cores (TensorFlow {report['tensorflow']}; medians)",
+             f"  bare VGG16 forward (keras.applications)   {report['vgg16_ms']:8.0f} ms/frame",
+             f"  segment (network only)                    {report['segment_ms']:8.0f} ms/frame"
+             f"   = {report['segment_ratio']:.2f}x VGG16",
+             f"  segment + decode + PNG writing            {report['segment_png_ms']:8.0f} ms/frame"]
+    for mode, ms in report.get("snap_ms", {}).items():
+        lines.append(f"  snapping '{mode}', added per frame".ljust(44) +
+                     f"{sum(ms.values()):8.0f} ms/frame  ({', '.join(f'{k} {v:.0f}' for k, v in ms.items())})")
+    for name, s in report.get("iteration_s", {}).items():
+        lines.append(f"  fine-tuning iteration, {name:<18} {s:8.2f} s")
+    if report.get("presets"):
+        lines.append("  preset      iterations   fine-tuning (s)   total for 70 frames (s)")
+        for preset, e in report["presets"].items():
+            how = "" if e["measured"] else "  (estimated)"
+            lines.append(f"  {preset:<10} {e['iterations']:>10}   {e['fit_s']:>15.0f}   {e['total_s']:>23.0f}{how}")
+    if "long_run" in report:
+        lr = report["long_run"]
+        lines.append(f"  long run: {lr['frames']} frames of {lr['size'][1]}x{lr['size'][0]}: RSS "
+                     f"{lr['rss_mb_after_10']:.0f} MiB after 10 frames, {lr['rss_mb_at_end']:.0f} MiB at the end "
+                     f"(growth {lr['growth_mb']:+.0f} MiB)")
+    lines.append(f"  peak resident memory                      {report['peak_rss_mb']:8.0f} MiB")
+    return "\n".join(lines)

@@ -1,0 +1,80 @@
+"""osvos_tf.speed and tools/bench.py on a tiny clip: the report's structure and its arithmetic (no timing
+assertions: this is a benchmark, timings are not tested)."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from osvos_tf import speed
+from osvos_tf.config import FineTuneConfig
+from osvos_tf.synthetic import write_clip
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="module")
+def clip_files(tmp_path_factory):
+    return write_clip(tmp_path_factory.mktemp("clip"), n_frames=3, height=48, width=64, seed=4)
+
+
+def test_report_is_consistent(clip_files):
+    from osvos_tf import OSVOS
+    from osvos_tf.frames import list_frames
+
+    frames_dir, masks_dir = clip_files
+    osvos = OSVOS(checkpoint="base", config=FineTuneConfig(iterations=7))
+    settings = speed.SpeedSettings(repeats=2, warmup=1, segment_frames=2, measure=("fast",), slope_iterations=4,
+                                   snap_modes=("bilateral",), long_frames=30)
+    lines = []
+    report = speed.run_speed_benchmark(list_frames(frames_dir), masks_dir / "00000.png", settings, osvos,
+                                       log=lines.append)
+    assert report["frame_size"] == [48, 64] and report["parent"] == "base:hed"
+    assert report["segment_ratio"] == pytest.approx(report["segment_ms"] / report["vgg16_ms"], rel=0.02)
+    assert len(report["vgg16_ms_runs"]) == len(report["segment_ms_runs"]) == 2
+    assert sorted(report["segment_ms_runs"])[0] <= report["segment_ms"] <= sorted(report["segment_ms_runs"])[-1]
+    assert set(report["iteration_s"]) == {"default", "freeze_blocks=2"}
+    presets = report["presets"]
+    assert presets["fast"] == {"iterations": 25, "fit_s": presets["fast"]["fit_s"], "measured": True,
+                               "total_s": pytest.approx(presets["fast"]["fit_s"] + 70 * report["segment_png_ms"] / 1000,
+                                                        abs=0.11)}
+    assert presets["accurate"]["measured"] is False and presets["accurate"]["iterations"] == 500
+    # estimated = set-up + iterations x the median update time: so accurate - default = 450 updates
+    assert presets["accurate"]["fit_s"] - presets["default"]["fit_s"] == pytest.approx(
+        (500 - FineTuneConfig().iterations) * report["iteration_s"]["default"], abs=0.11)
+    assert set(report["snap_ms"]) == {"bilateral"} and report["snap_ms"]["bilateral"]["snap"] > 0
+    assert report["long_run"]["frames"] == 30 and report["peak_rss_mb"] > 0
+    assert osvos.config == FineTuneConfig(iterations=7) and osvos.state is None  # left as it was
+    assert any(line.startswith("bare VGG16 forward") for line in lines)
+    text = speed.format_speed_report(report)
+    assert "x VGG16" in text and "(estimated)" in text and "peak resident memory" in text
+    json.dumps(report)  # JSON-able
+
+
+def test_fit_records_the_time_of_each_update(clip_files):
+    from osvos_tf import OSVOS
+    from osvos_tf.frames import list_frames
+
+    frames_dir, masks_dir = clip_files
+    state = OSVOS(checkpoint="base").fit_one_shot(list_frames(frames_dir)[0], masks_dir / "00000.png",
+                                                  iterations=3, progress=False)
+    assert len(state.step_seconds) == 3 and all(t > 0 for t in state.step_seconds)
+    assert sum(state.step_seconds) <= state.seconds
+
+
+def test_bench_tool_quick(clip_files, tmp_path):
+    frames_dir, masks_dir = clip_files
+    out = tmp_path / "bench.json"
+    r = subprocess.run([sys.executable, str(REPO / "tools" / "bench.py"), "--frames", str(frames_dir), "--mask",
+                        str(masks_dir / "00000.png"), "--quick", "--snap", "", "--checkpoint",
+                        str(REPO / "checkpoints" / "osvos_parent.h5"), "--json", str(out)],
+                       capture_output=True, text=True, timeout=900)
+    assert r.returncode == 0, r.stderr
+    assert "bare VGG16 forward" in r.stdout and "fine-tuning iteration, default" in r.stdout
+    report = json.loads(out.read_text())
+    assert report["settings"]["repeats"] == 1 and report["snap_ms"] == {}
+    r = subprocess.run([sys.executable, str(REPO / "tools" / "bench.py"), "--frames", str(frames_dir)],
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 2 and "--frames and --mask go together" in r.stderr
