@@ -290,8 +290,8 @@ def run_davis(davis_root: str | os.PathLike, out_dir: str | os.PathLike, sequenc
               image_set: str = "val", preset: str | None = None, iterations: int | None = None,
               checkpoint: str | os.PathLike | None = None, snap: str | Sequence[str] = "none", evaluate: bool = True,
               compute_t: bool = True, workers: int = 2, progress: bool = True, log: TextIO | bool = True,
-              stream: TextIO | None = None, osvos=None, contour_params=None, bilateral_params=None
-              ) -> "DavisRun | dict[str, DavisRun]":
+              stream: TextIO | None = None, osvos=None, contour_params=None, bilateral_params=None,
+              freeze_blocks: int | None = None) -> "DavisRun | dict[str, DavisRun]":
     """Run OSVOS on DAVIS sequences: fine-tune on frame 0, segment every frame, snap, time it, evaluate.
 
     Every input is checked before anything is written; then the run folder gets timing.json at once, each
@@ -320,6 +320,7 @@ def run_davis(davis_root: str | os.PathLike, out_dir: str | os.PathLike, sequenc
         osvos: an :class:`~osvos_tf.osvos.OSVOS` to reuse (its parent is recorded as the checkpoint, its
             config is the base the preset/iterations apply to; its own ``snap`` is not used); default:
             built on first need, so resuming a finished run never loads TensorFlow.
+        freeze_blocks: override ``FineTuneConfig.freeze_blocks`` (VGG blocks kept fixed while fine-tuning).
         contour_params, bilateral_params: :class:`~osvos_tf.snapping.ContourSnapParams` and
             :class:`~osvos_tf.snapping.BilateralParams` (default: ``ContourSnapParams()`` and
             :data:`~osvos_tf.snapping.CALIBRATED_BILATERAL`).
@@ -340,7 +341,12 @@ def run_davis(davis_root: str | os.PathLike, out_dir: str | os.PathLike, sequenc
     bilateral_params = bilateral_params or CALIBRATED_BILATERAL
     contour_params.validate()
     bilateral_params.validate()
-    preset_name, config = finetune_config(preset, iterations, base=osvos.config if osvos is not None else None)
+    base = osvos.config if osvos is not None else FineTuneConfig()
+    if freeze_blocks is not None:
+        base = dataclasses.replace(base, freeze_blocks=int(freeze_blocks))
+    preset_name, config = finetune_config(preset, iterations, base=base)
+    if not 0 <= config.freeze_blocks <= 4:
+        raise ValueError(f"freeze_blocks must be 0..4, got {config.freeze_blocks}.")
     davis_root = Path(davis_root)
     out_dir = Path(out_dir)
     if not davis_root.is_dir():

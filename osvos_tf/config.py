@@ -121,6 +121,10 @@ class ParentTrainConfig:
         checkpoint_every, keep_checkpoints: checkpoint cadence (updates) and how many to keep.
         image_summary_every: TensorBoard input/mask/prediction images every this many updates.
         optimizer: 'sgd' (the original) or 'adam'.
+        base_weights: VGG16 initialisation ('hed', 'imagenet' or a checkpoint path: its VGG layers only).
+        init_checkpoint: warm start: every layer (VGG, side and fuse) from this osvos_tf checkpoint, e.g.
+            ``checkpoints/osvos_parent.h5`` to train the shipped parent further with a new schedule
+            (``base_weights`` is then unused). None (default): side and fuse layers start from N(0, 0.001).
     """
 
     phase_steps: tuple[int, ...] = (15000, 30000, 50000)
@@ -143,6 +147,7 @@ class ParentTrainConfig:
     shuffle_buffer: int = 2048
     seed: int = 0
     base_weights: str = "hed"
+    init_checkpoint: str | None = None
 
     @property
     def total_steps(self) -> int:

@@ -75,7 +75,10 @@ class ParentTrainer:
                              f"micro-batches of {config.micro_batch}.")
         with self.strategy.scope():
             self.model = build_osvos(side_outputs=True, name="osvos_parent")
-            load_vgg_weights(self.model, base_weights or config.base_weights)
+            if config.init_checkpoint and base_weights is None:
+                load_checkpoint(self.model, config.init_checkpoint, strict=True)
+            else:
+                load_vgg_weights(self.model, base_weights or config.base_weights)
             self.optimizer = GroupedOptimizer(self.model, config.lr_multipliers, config.optimizer,
                                               config.momentum, config.weight_decay)
         self.step = 0

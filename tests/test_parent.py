@@ -151,3 +151,22 @@ def test_mirrored_strategy_on_two_logical_cpus(tiny_davis, tmp_path):
     r = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=600)
     assert r.returncode == 0, r.stderr[-3000:]
     assert "STEP 2" in r.stdout
+
+
+def test_init_checkpoint_warm_starts_every_layer(tmp_path):
+    from osvos_tf.model import build_osvos
+    from osvos_tf.parent import ParentTrainer
+    from osvos_tf.weights import save_checkpoint
+
+    source = build_osvos(side_outputs=True)
+    rng = np.random.default_rng(1)
+    for layer in source.layers:
+        if layer.trainable_weights:
+            layer.set_weights([rng.normal(0, 0.01, w.shape).astype(np.float32) for w in layer.get_weights()])
+    path = save_checkpoint(source, tmp_path / "warm.h5", tiny_config())
+    trainer = ParentTrainer(tiny_config(init_checkpoint=str(path)))
+    for name in ("block1_conv1", "side3_prep", "side5_score", "fuse"):
+        for a, b in zip(trainer.model.get_layer(name).get_weights(), source.get_layer(name).get_weights()):
+            np.testing.assert_array_equal(a, b)
+    with pytest.raises(FileNotFoundError):
+        ParentTrainer(tiny_config(init_checkpoint=str(tmp_path / "missing.h5")))

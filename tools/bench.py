@@ -4,7 +4,7 @@ preset for a 70-frame sequence, peak memory, and memory over a long stream.
 
     python tools/bench.py [--davis ROOT] [--sequence car-shadow] [--frames DIR --mask PNG]
                           [--repeats 3] [--measure fast,default] [--snap bilateral,contours]
-                          [--long-frames 2000] [--json OUT] [--quick]
+                          [--long-frames 10000] [--json OUT] [--quick]
 
 Default video: DAVIS car-shadow when ../shared/DAVIS (or $OSVOS_DAVIS_ROOT) exists, else a synthetic 854x480
 clip. Prints a table and, with --json, writes the report. All the work is done by osvos_tf.speed.
@@ -40,7 +40,7 @@ def main(argv=None):
     parser.add_argument("--measure", default="fast,default",
                         help="presets whose fine-tuning is run end to end (others are estimated)")
     parser.add_argument("--snap", default="bilateral,contours", help="snapping modes to time ('' = none)")
-    parser.add_argument("--long-frames", type=int, default=2000, help="frames of the constant-memory run (0 = skip)")
+    parser.add_argument("--long-frames", type=int, default=10000, help="frames of the constant-memory run (0 = skip)")
     parser.add_argument("--json", default=None, help="write the report there")
     parser.add_argument("--quick", action="store_true",
                         help="a smoke run: 1 repetition, 2 frames, no preset run end to end, 50 long frames")

@@ -2,7 +2,8 @@
 """Run OSVOS on DAVIS-2016 sequences: fine-tune on frame 0, segment every frame, time it, evaluate.
 
     python tools/run_davis.py --davis ROOT --out DIR [--sequences a,b,...] [--set val]
-                              [--preset fast|default|accurate | --iterations N] [--checkpoint PATH]
+                              [--preset fast|default|accurate | --iterations N] [--freeze-blocks K]
+                              [--checkpoint PATH]
                               [--snap none|contours|bilateral|none,bilateral,contours]
                               [--ucm-threshold T] [--no-t] [--no-eval] [--workers N] [--quiet]
 
@@ -40,6 +41,8 @@ def main(argv=None):
                              " (default: default)")
     budget.add_argument("--iterations", type=int, default=None,
                         help="fine-tuning updates (0 = no fine-tuning, the network as loaded)")
+    parser.add_argument("--freeze-blocks", type=int, default=None,
+                        help="VGG blocks 1..N kept fixed while fine-tuning (default: the preset's, 0)")
     parser.add_argument("--checkpoint", default=None,
                         help="parent checkpoint (default: the shipped parent, else the base weights)")
     parser.add_argument("--snap", default="none",
@@ -64,7 +67,7 @@ def main(argv=None):
         benchmark.run_davis(
             args.davis if args.davis else evaluation.default_davis_root(), args.out, sequences=sequences,
             image_set=args.image_set, preset=args.preset, iterations=args.iterations, checkpoint=args.checkpoint,
-            snap=snap, contour_params=contour_params, evaluate=not args.no_eval, compute_t=not args.no_t, workers=args.workers,
+            snap=snap, contour_params=contour_params, freeze_blocks=args.freeze_blocks, evaluate=not args.no_eval, compute_t=not args.no_t, workers=args.workers,
             progress=not args.quiet)
     except (FileNotFoundError, FileExistsError, ValueError) as exc:
         parser.exit(2, f"error: {exc}\n")
