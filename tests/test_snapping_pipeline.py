@@ -157,3 +157,14 @@ def test_calibrate_snapping_scores_every_candidate(tiny_davis):
     assert "<- best" in text and "no snapping" in text
     with pytest.raises(ValueError, match="frames_per_sequence must be >= 1"):
         benchmark.calibrate_snapping(tiny_davis, "val", 0)
+
+
+def test_run_davis_freeze_blocks_is_recorded_and_checked(tmp_path, tiny_davis):
+    out = tmp_path / "run"
+    with pytest.raises(ValueError, match="freeze_blocks must be 0..4, got 5"):
+        benchmark.run_davis(tiny_davis, out, iterations=1, freeze_blocks=5, log=False)
+    run = benchmark.run_davis(tiny_davis, out, sequences=["seq-a"], iterations=1, freeze_blocks=2, checkpoint=None,
+                              evaluate=False, progress=False, log=False)
+    assert run.timing["settings"]["fine_tune_config"]["freeze_blocks"] == 2
+    with pytest.raises(ValueError, match="fine_tune_config.freeze_blocks: 2 there, 0 now"):
+        benchmark.run_davis(tiny_davis, out, sequences=["seq-a"], iterations=1, evaluate=False, log=False)
