@@ -5,10 +5,6 @@ Everything here uses small hand-built masks and a tiny DAVIS-layout tree in tmp_
 """
 
 import json
-import os
-import subprocess
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -17,7 +13,8 @@ from scipy.spatial.distance import cdist
 
 from osvos_tf import evaluation as ev
 
-REPO = Path(__file__).resolve().parents[1]
+from test_evaluation import run_tool  # the eval_davis.py runner, shared
+
 KEYS = ("fp_near", "fp_far", "fn")
 
 
@@ -263,13 +260,6 @@ def test_error_split_results_errors_match_j_f_evaluation(tmp_path):
     save(np.zeros((H, W), bool), unknown / "zzz" / "00001.png")
     with pytest.raises(FileNotFoundError, match="no ground truth for sequence 'zzz'"):
         ev.error_split_results(root, unknown, progress=False)
-
-
-def run_tool(*args):
-    env = dict(os.environ)
-    env.pop("PYTHONPATH", None)  # the tool must find the package by itself
-    return subprocess.run([sys.executable, str(REPO / "tools" / "eval_davis.py"), *map(str, args)],
-                          capture_output=True, text=True, cwd=REPO, env=env, timeout=120)
 
 
 def test_tool_errors_flag_prints_table_and_writes_json(tmp_path):
