@@ -1,22 +1,38 @@
 """J of a network as loaded (no fine-tuning) on every 5th frame of 1..N-2 of the 10 val sequences.
 
-    python benchmarks/no_finetune_j.py parent   # the shipped parent (checkpoints/osvos_parent.h5)
-    python benchmarks/no_finetune_j.py base     # the base weights (HED VGG16, new layers random)
+    python benchmarks/no_finetune_j.py parent           # the default parent ($OSVOS_PARENT or checkpoints/osvos_parent.h5)
+    python benchmarks/no_finetune_j.py base             # the base weights (HED VGG16, new layers random)
+    python benchmarks/no_finetune_j.py PATH/ckpt.h5     # any osvos_tf checkpoint (e.g. a parent-training checkpoint)
 
 A quick subsampled estimate; tools/run_davis.py --iterations 0 gives the full-protocol number.
 """
-import sys, numpy as np
-from pathlib import Path
+
+import sys
+
+import numpy as np
+
 from osvos_tf import OSVOS
+from osvos_tf.evaluation import default_davis_root, jaccard, read_mask
 from osvos_tf.frames import list_frames
-from osvos_tf.evaluation import jaccard, read_mask
-from osvos_tf.evaluation import default_davis_root
-root = default_davis_root()
-o = OSVOS() if sys.argv[1] == 'parent' else OSVOS.from_base_weights()
-seqs = 'breakdance camel car-shadow dance-twirl drift-chicane horsejump-high motocross-jump parkour scooter-black soapbox'.split()
-means = []
-for seq in seqs:
-    frames = list_frames(root/'JPEGImages/480p'/seq)[1:-1][::5]
-    js = [jaccard(p > 0.5, read_mask(root/'Annotations/480p'/seq/f'{f.stem}.png')) for p, f in zip(o.segment(frames), frames)]
-    means.append(np.mean(js)); print(f'{seq:16s} {len(js):3d} frames  J {np.mean(js):.3f}', flush=True)
-print(f'mean over sequences: J {np.mean(means):.3f}  ({o.source})')
+
+SEQUENCES = ("breakdance camel car-shadow dance-twirl drift-chicane horsejump-high motocross-jump parkour "
+             "scooter-black soapbox").split()
+
+
+def main(which: str) -> None:
+    root = default_davis_root()
+    osvos = OSVOS() if which == "parent" else OSVOS(checkpoint=which)
+    means = []
+    for seq in SEQUENCES:
+        frames = list_frames(root / "JPEGImages" / "480p" / seq)[1:-1][::5]
+        js = [jaccard(p > 0.5, read_mask(root / "Annotations" / "480p" / seq / f"{f.stem}.png"))
+              for p, f in zip(osvos.segment(frames), frames)]
+        means.append(np.mean(js))
+        print(f"{seq:16s} {len(js):3d} frames  J {np.mean(js):.3f}", flush=True)
+    print(f"mean over sequences: J {np.mean(means):.3f}  ({osvos.source})")
+
+
+if __name__ == "__main__":
+    if len(sys.argv) != 2:
+        sys.exit(__doc__)
+    main(sys.argv[1])
