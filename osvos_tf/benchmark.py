@@ -87,9 +87,12 @@ class DavisRun:
 # Settings
 # --------------------------------------------------------------------------------------------------
 def _checkpoint_source(checkpoint) -> str:
-    """The parent the run will use, as recorded in timing.json: an absolute path or 'base:hed'."""
-    from osvos_tf.osvos import default_parent_path
+    """The parent the run will use, as recorded in timing.json: an absolute path, 'base:hed' or 'base:imagenet'
+    (``checkpoint`` 'base', 'base:hed', 'base:imagenet': the bare VGG16 initialisation, no parent)."""
+    from osvos_tf.osvos import BASE_CHECKPOINTS, default_parent_path
 
+    if isinstance(checkpoint, str) and checkpoint in BASE_CHECKPOINTS:
+        return "base:hed" if checkpoint == "base" else checkpoint
     if checkpoint is not None:
         path = Path(checkpoint)
         if not path.is_file():

@@ -168,3 +168,9 @@ def test_run_davis_freeze_blocks_is_recorded_and_checked(tmp_path, tiny_davis):
     assert run.timing["settings"]["fine_tune_config"]["freeze_blocks"] == 2
     with pytest.raises(ValueError, match="fine_tune_config.freeze_blocks: 2 there, 0 now"):
         benchmark.run_davis(tiny_davis, out, sequences=["seq-a"], iterations=1, evaluate=False, log=False)
+
+
+def test_run_davis_checkpoint_base_means_no_parent(tmp_path, tiny_davis):
+    run = benchmark.run_davis(tiny_davis, tmp_path / "run", sequences=["seq-b"], iterations=0, checkpoint="base",
+                              evaluate=False, progress=False, log=False)
+    assert run.timing["settings"]["checkpoint"] == "base:hed" and run.ran == ["seq-b"]

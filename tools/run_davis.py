@@ -44,7 +44,8 @@ def main(argv=None):
     parser.add_argument("--freeze-blocks", type=int, default=None,
                         help="VGG blocks 1..N kept fixed while fine-tuning (default: the preset's, 0)")
     parser.add_argument("--checkpoint", default=None,
-                        help="parent checkpoint (default: the shipped parent, else the base weights)")
+                        help="parent checkpoint (default: the shipped parent, else the base weights); 'base' = the "
+                             "bare VGG16 initialisation (no parent)")
     parser.add_argument("--snap", default="none",
                         help=f"boundary snapping: {', '.join(SNAP_MODES)}, or several separated by commas "
                              "(masks of each in DIR/<mode>/) (default none)")
