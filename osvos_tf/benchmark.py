@@ -509,9 +509,7 @@ def _segment_sequence(osvos, snappers: dict, frames: Sequence[Path], folders: di
 def _build_osvos(source: str, config: FineTuneConfig):
     from osvos_tf.osvos import OSVOS
 
-    if source.startswith("base:"):
-        return OSVOS.from_base_weights(source.split(":", 1)[1], config=config)
-    return OSVOS(checkpoint=source, config=config)
+    return OSVOS(checkpoint=source, config=config)  # OSVOS understands 'base:hed' / 'base:imagenet' itself
 
 
 def evaluate_run(davis_root: str | os.PathLike, run_dir: str | os.PathLike, compute_t: bool = True,

@@ -298,10 +298,8 @@ class OSVOS:
             bool (H, W) masks, one per frame, in order. :attr:`snapper` ``.seconds`` accumulates the
             snapping time.
         """
-        snapper = self.snapper
-        snapper.threshold = float(threshold)
         for frame, probs in self.segment_frames(frames, state):
-            yield snapper(frame, probs)
+            yield self.snapper(frame, probs, threshold=threshold)
 
     def segment_to_folder(self, frames: Sequence, out_dir: str | os.PathLike, threshold: float = 0.5,
                           overlay_dir: str | os.PathLike | None = None, overwrite: bool = False,

@@ -653,26 +653,28 @@ class Snapper:
         self.seconds["contour_model"] += time.perf_counter() - start
         return out
 
-    def __call__(self, frame_rgb, probs, contour=None) -> np.ndarray:
+    def __call__(self, frame_rgb, probs, contour=None, threshold: float | None = None) -> np.ndarray:
         """The final mask of one frame.
 
         Args:
             frame_rgb: uint8 RGB (H, W, 3) (used by 'contours' and 'bilateral').
             probs: float (H, W) foreground probabilities in [0, 1].
             contour: for 'contours', a precomputed contour map of the frame (default: computed here).
+            threshold: this call's probability threshold (default: :attr:`threshold`).
 
         Returns:
             bool (H, W).
         """
         self.frames += 1
+        threshold = self.threshold if threshold is None else float(threshold)
         if self.mode == "none":
-            return np.asarray(probs) > self.threshold
+            return np.asarray(probs) > threshold
         if self.mode == "contours" and contour is None:
             contour = self.contour_map(frame_rgb)
         start = time.perf_counter()
         if self.mode == "contours":
             mask = snap_to_contours(probs, contour, self.contours.threshold, self.contours.min_size,
-                                    mask_threshold=self.threshold)
+                                    mask_threshold=threshold)
         else:
             mask = snap_bilateral(frame_rgb, probs, self.bilateral)
         self.seconds["snap"] += time.perf_counter() - start
