@@ -729,10 +729,11 @@ def calibrate_snapping(davis_root: str | os.PathLike, image_set: str = "train", 
     source = _checkpoint_source(checkpoint)
     osvos = _build_osvos(source, FineTuneConfig(iterations=0))
     contour_snapper = Snapper("contours")
-    bilateral_scores = {f"lam={lam:g},sigma_spatial={ss:g}": [] for lam, ss in bilateral}
+    bilateral_snappers = {f"lam={lam:g},sigma_spatial={ss:g}": Snapper("bilateral", bilateral=BilateralParams(
+        lam=lam, sigma_spatial=ss)) for lam, ss in bilateral}
+    bilateral_scores = {key: [] for key in bilateral_snappers}
     contour_scores = {float(t): [] for t in ucm_thresholds}
     plain = []
-    bilateral_seconds = 0.0
     bar = Progress(len(samples), "calibrate", enabled=progress)
     for (seq, path, gt_path), (frame, probs) in zip(samples, osvos.segment_frames([s[1] for s in samples])):
         gt = read_mask(gt_path)
@@ -740,11 +741,8 @@ def calibrate_snapping(davis_root: str | os.PathLike, image_set: str = "train", 
         contour = contour_snapper.contour_map(frame)
         for t in contour_scores:
             contour_scores[t].append(jaccard(snap_to_contours(probs, contour, t), gt))
-        for (lam, ss), key in zip(bilateral, bilateral_scores):
-            start = time.perf_counter()
-            snapped = Snapper("bilateral", bilateral=BilateralParams(lam=lam, sigma_spatial=ss))(frame, probs)
-            bilateral_seconds += time.perf_counter() - start
-            bilateral_scores[key].append(jaccard(snapped, gt))
+        for key, snapper in bilateral_snappers.items():
+            bilateral_scores[key].append(jaccard(snapper(frame, probs), gt))
         bar.update(status=seq)
     bar.close()
     contour_j = {t: float(np.mean(v)) for t, v in contour_scores.items()}
@@ -759,7 +757,8 @@ def calibrate_snapping(davis_root: str | os.PathLike, image_set: str = "train", 
                  "bilateral": {"lam": bilateral[best_b][0], "sigma_spatial": bilateral[best_b][1],
                                "J": bilateral_j[list(bilateral_j)[best_b]]}},
         "snap_ms_per_frame": {"contour_model": round(1000 * contour_snapper.seconds["contour_model"] / n, 1),
-                              "bilateral": round(1000 * bilateral_seconds / (n * max(len(bilateral), 1)), 1)},
+                              "bilateral": round(1000 * sum(b.seconds["snap"] for b in bilateral_snappers.values())
+                                                 / (n * max(len(bilateral), 1)), 1)},
     }
 
 

@@ -50,6 +50,7 @@ class FineTuneConfig:
         flip: random horizontal flip.
         side_loss_weight: weight of the four deep-supervision side losses (the original fine-tunes the
             fused output only: 0).
+        optimizer: 'sgd' (SGD with momentum, the original) or 'adam' (``momentum`` is then unused).
         freeze_blocks: VGG blocks 1..freeze_blocks stay fixed and their outputs are computed once per
             augmented copy of the training frame(s), so updates skip their forward and backward passes
             (0 = every layer is fine-tuned, as the original; 1..4 trade fidelity for speed).
@@ -63,9 +64,14 @@ class FineTuneConfig:
     scales: tuple[float, ...] = (0.5, 0.8, 1.0)
     flip: bool = True
     side_loss_weight: float = 0.0
+    optimizer: str = "sgd"
     freeze_blocks: int = 0
     lr_multipliers: LrMultipliers = LrMultipliers()
     seed: int = 0
+
+    def __post_init__(self):
+        if self.optimizer not in ("sgd", "adam"):
+            raise ValueError(f"FineTuneConfig.optimizer must be 'sgd' or 'adam', got {self.optimizer!r}.")
 
 
 #: Fine-tuning presets: overrides of :class:`FineTuneConfig` fields ('default' is FineTuneConfig() itself).

@@ -632,6 +632,10 @@ class Snapper:
         self.contours.validate()
         self.bilateral.validate()
         self._contour_model = contour_model
+        self.reset_timing()
+
+    def reset_timing(self) -> None:
+        """Zero :attr:`seconds` and :attr:`frames` (e.g. after a warm-up call)."""
         self.seconds = {"contour_model": 0.0, "snap": 0.0}
         self.frames = 0
 

@@ -172,8 +172,7 @@ def run_speed_benchmark(frames: Sequence, mask, settings: SpeedSettings = SpeedS
     for mode in settings.snap_modes:
         snapper = Snapper(mode)
         snapper(arrays[0], probs)  # warm-up (builds the contour network)
-        snapper.seconds = {k: 0.0 for k in snapper.seconds}
-        snapper.frames = 0
+        snapper.reset_timing()
         for _ in range(settings.repeats):
             snapper(arrays[0], probs)
         report["snap_ms"][mode] = snapper.ms_per_frame()

@@ -173,7 +173,7 @@ def finetune(model, frames: Sequence[np.ndarray], masks: Sequence[np.ndarray], c
             inputs.append([image, *(features if isinstance(features, (list, tuple)) else [features])])
     else:
         inputs = [image for image, _ in variants]
-    optimizer = GroupedOptimizer(train_model, config.lr_multipliers, "sgd", config.momentum, config.weight_decay)
+    optimizer = GroupedOptimizer(train_model, config.lr_multipliers, config.optimizer, config.momentum, config.weight_decay)
     optimizer.learning_rate.assign(config.learning_rate)
     update = make_update_fn(train_model, optimizer)
     side_weight = tf.constant(config.side_loss_weight, tf.float32)

@@ -121,3 +121,19 @@ def test_freeze_blocks_keeps_early_layers_and_still_learns(clip):
     assert not np.array_equal(np.asarray(osvos._model.get_layer("block3_conv1").kernel), before3)
     after = [iou(p > 0.5, m) for p, m in zip(osvos.segment(frames[1:]), masks[1:])]
     assert np.mean(after) > 0.75
+
+
+def test_adam_option_takes_adam_steps(clip):
+    """Adam's first update moves every weight with a gradient by learning_rate * sign(g) (m/sqrt(v) = g/|g|)."""
+    from osvos_tf.config import LrMultipliers
+
+    frames, masks = clip
+    config = FineTuneConfig(iterations=1, optimizer="adam", learning_rate=1e-3, weight_decay=0.0, scales=(1.0,),
+                            flip=False, lr_multipliers=LrMultipliers(1, 1, 1, 1, 1, 1))
+    osvos = OSVOS.from_base_weights("hed", config)
+    before = np.asarray(osvos._model.get_layer("fuse").kernel).copy()
+    osvos.fit_one_shot(frames[0], masks[0], progress=False)
+    step = np.abs(np.asarray(osvos._model.get_layer("fuse").kernel) - before)
+    np.testing.assert_allclose(step, 1e-3, rtol=1e-2)
+    with pytest.raises(ValueError, match="'sgd' or 'adam'.*'rmsprop'"):
+        FineTuneConfig(optimizer="rmsprop")
