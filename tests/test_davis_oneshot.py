@@ -10,7 +10,7 @@ import pytest
 pytestmark = [pytest.mark.davis, pytest.mark.slow]
 
 ITERATIONS = 50  # FineTuneConfig().iterations, as tools/run_davis.py --preset default
-J_FLOOR = 0.70  # measured 0.792 with the shipped parent and these settings (checkpoints/README.md)
+J_FLOOR = 0.80  # measured 0.857 with the shipped parent and these settings (0.792 with the stage-1 parent)
 
 
 def test_car_shadow_one_shot_j_floor(davis, tmp_path):
