@@ -28,9 +28,8 @@ UNIFORM = LrMultipliers(1, 1, 1, 1, 1, 1)
 def configs(updates: int) -> dict[str, FineTuneConfig]:
     sgd = FineTuneConfig(iterations=updates)
     out = {"sgd": sgd, "sgd10x": FineTuneConfig(iterations=updates, learning_rate=sgd.learning_rate * 10)}
-    for lr in (2e-5, 5e-5, 1e-4):
-        out[f"adam{lr:.0e}".replace("e-05", "e-5").replace("e-04", "e-4")] = FineTuneConfig(
-            iterations=updates, optimizer="adam", learning_rate=lr, lr_multipliers=UNIFORM)
+    for name, lr in (("adam2e-5", 2e-5), ("adam5e-5", 5e-5), ("adam1e-4", 1e-4)):
+        out[name] = FineTuneConfig(iterations=updates, optimizer="adam", learning_rate=lr, lr_multipliers=UNIFORM)
     return out
 
 

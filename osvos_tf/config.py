@@ -19,6 +19,9 @@ from typing import Any
 #: 1e-8 (the original learning rate with a pixel-summed loss) scaled to a pixel-averaged loss at 854x480.
 ORIGINAL_LR_MEAN_LOSS = 1e-8 * 854 * 480
 
+#: Optimizers of fine-tuning and parent training: 'sgd' (with momentum, the original) and 'adam'.
+OPTIMIZERS = ("sgd", "adam")
+
 
 @dataclasses.dataclass(frozen=True)
 class LrMultipliers:
@@ -70,8 +73,8 @@ class FineTuneConfig:
     seed: int = 0
 
     def __post_init__(self):
-        if self.optimizer not in ("sgd", "adam"):
-            raise ValueError(f"FineTuneConfig.optimizer must be 'sgd' or 'adam', got {self.optimizer!r}.")
+        if self.optimizer not in OPTIMIZERS:
+            raise ValueError(f"FineTuneConfig.optimizer must be one of {OPTIMIZERS}, got {self.optimizer!r}.")
 
 
 #: Fine-tuning presets: overrides of :class:`FineTuneConfig` fields ('default' is FineTuneConfig() itself).
@@ -187,8 +190,8 @@ class ParentTrainConfig:
                 f"accumulate ({self.accumulate}) must be a multiple of micro_batch ({self.micro_batch}).")
         if self.crop is None and self.micro_batch != 1:
             raise ValueError("micro_batch > 1 needs a fixed crop size (crop=(h, w)): frames differ in size.")
-        if self.optimizer not in ("sgd", "adam"):
-            raise ValueError(f"optimizer must be 'sgd' or 'adam', got {self.optimizer!r}.")
+        if self.optimizer not in OPTIMIZERS:
+            raise ValueError(f"ParentTrainConfig.optimizer must be one of {OPTIMIZERS}, got {self.optimizer!r}.")
 
 
 def config_to_dict(config: Any) -> dict:

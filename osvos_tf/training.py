@@ -19,7 +19,7 @@ import numpy as np
 import keras
 import tensorflow as tf
 
-from osvos_tf.config import FineTuneConfig, LrMultipliers, save_config
+from osvos_tf.config import OPTIMIZERS, FineTuneConfig, LrMultipliers, save_config
 from osvos_tf.data import augmented_variants
 from osvos_tf.losses import deep_supervision_loss
 from osvos_tf.model import layer_kind, split_frozen
@@ -59,8 +59,8 @@ class GroupedOptimizer:
 
     def __init__(self, model, multipliers: LrMultipliers, kind: str = "sgd", momentum: float = 0.9,
                  weight_decay: float = 2e-4):
-        if kind not in ("sgd", "adam"):
-            raise ValueError(f"optimizer kind must be 'sgd' or 'adam', got {kind!r}.")
+        if kind not in OPTIMIZERS:
+            raise ValueError(f"optimizer kind must be one of {OPTIMIZERS}, got {kind!r}.")
         self.learning_rate = tf.Variable(0.0, trainable=False, dtype=tf.float32, name="base_learning_rate")
         self.weight_decay = float(weight_decay)
         groups = variable_groups(model, multipliers)
@@ -173,7 +173,8 @@ def finetune(model, frames: Sequence[np.ndarray], masks: Sequence[np.ndarray], c
             inputs.append([image, *(features if isinstance(features, (list, tuple)) else [features])])
     else:
         inputs = [image for image, _ in variants]
-    optimizer = GroupedOptimizer(train_model, config.lr_multipliers, config.optimizer, config.momentum, config.weight_decay)
+    optimizer = GroupedOptimizer(train_model, config.lr_multipliers, config.optimizer, config.momentum,
+                                 config.weight_decay)
     optimizer.learning_rate.assign(config.learning_rate)
     update = make_update_fn(train_model, optimizer)
     side_weight = tf.constant(config.side_loss_weight, tf.float32)

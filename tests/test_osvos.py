@@ -124,7 +124,8 @@ def test_freeze_blocks_keeps_early_layers_and_still_learns(clip):
 
 
 def test_adam_option_takes_adam_steps(clip):
-    """Adam's first update moves every weight with a gradient by learning_rate * sign(g) (m/sqrt(v) = g/|g|)."""
+    """Adam's first update moves each weight by learning_rate * |g| / (|g| + 1e-7) (m/sqrt(v) = g/|g|): at most
+    the learning rate, and the learning rate itself wherever the gradient is well above Adam's epsilon."""
     from osvos_tf.config import LrMultipliers
 
     frames, masks = clip
@@ -134,6 +135,8 @@ def test_adam_option_takes_adam_steps(clip):
     before = np.asarray(osvos._model.get_layer("fuse").kernel).copy()
     osvos.fit_one_shot(frames[0], masks[0], progress=False)
     step = np.abs(np.asarray(osvos._model.get_layer("fuse").kernel) - before)
-    np.testing.assert_allclose(step, 1e-3, rtol=1e-2)
-    with pytest.raises(ValueError, match="'sgd' or 'adam'.*'rmsprop'"):
+    assert step.max() <= 1e-3 * (1 + 1e-4), step.max()
+    np.testing.assert_allclose(np.median(step), 1e-3, rtol=1e-3)
+    assert (step > 0.9e-3).mean() > 0.9, np.sort(step.ravel())[:8]
+    with pytest.raises(ValueError, match="one of \\('sgd', 'adam'\\), got 'rmsprop'"):
         FineTuneConfig(optimizer="rmsprop")
