@@ -59,10 +59,12 @@ class ParentTrainer:
         config: the recipe.
         strategy: a ``tf.distribute.Strategy`` (default: the current one).
         base_weights: VGG16 initialisation: 'hed', 'imagenet' or a checkpoint path.
+        initialise: load the initial weights (``config.init_checkpoint`` or the base weights). False when the
+            weights come from :meth:`restore` next (a resumed run no longer needs the initial files).
     """
 
     def __init__(self, config: ParentTrainConfig, strategy: tf.distribute.Strategy | None = None,
-                 base_weights: str | None = None):
+                 base_weights: str | None = None, initialise: bool = True):
         config.validate()
         if config.crop is None:
             raise ValueError("Parent training batches images: set crop=(height, width) (e.g. (480, 854) for "
@@ -75,9 +77,9 @@ class ParentTrainer:
                              f"micro-batches of {config.micro_batch}.")
         with self.strategy.scope():
             self.model = build_osvos(side_outputs=True, name="osvos_parent")
-            if config.init_checkpoint and base_weights is None:
+            if initialise and config.init_checkpoint and base_weights is None:
                 load_checkpoint(self.model, config.init_checkpoint, strict=True)
-            else:
+            elif initialise:
                 load_vgg_weights(self.model, base_weights or config.base_weights)
             self.optimizer = GroupedOptimizer(self.model, config.lr_multipliers, config.optimizer,
                                               config.momentum, config.weight_decay)
@@ -183,8 +185,9 @@ def train_parent(davis_root: str | os.PathLike | None, out_dir: str | os.PathLik
         if davis_root is None:
             raise ValueError("Give davis_root or pairs.")
         pairs = davis_pairs(davis_root, "train")
-    trainer = ParentTrainer(config, strategy)
-    if resume and latest_checkpoint(out_dir):
+    resuming = bool(resume and latest_checkpoint(out_dir))
+    trainer = ParentTrainer(config, strategy, initialise=not resuming)
+    if resuming:
         trainer.restore(out_dir)
     (out_dir / "tensorboard").mkdir(exist_ok=True)
     save_config(config, out_dir / "tensorboard" / "config.json")

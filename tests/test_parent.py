@@ -170,3 +170,5 @@ def test_init_checkpoint_warm_starts_every_layer(tmp_path):
             np.testing.assert_array_equal(a, b)
     with pytest.raises(FileNotFoundError):
         ParentTrainer(tiny_config(init_checkpoint=str(tmp_path / "missing.h5")))
+    # a resumed run takes its weights from its own checkpoint: the initial file is not read (it may be gone)
+    ParentTrainer(tiny_config(init_checkpoint=str(tmp_path / "missing.h5")), initialise=False)

@@ -121,3 +121,14 @@ def test_imagenet_download_failure_is_explained(monkeypatch):
     monkeypatch.setattr(keras.applications, "VGG16", failing)
     with pytest.raises(RuntimeError, match="weights='hed'"):
         load_vgg_weights(build_osvos(), "imagenet")
+
+
+def test_shipped_parent_loads_into_the_training_model():
+    """The shipped parent has every layer, side scores included: side-loss fine-tuning and warm starts need them."""
+    from osvos_tf.osvos import DEFAULT_PARENT
+
+    if not DEFAULT_PARENT.is_file():
+        pytest.skip(f"no shipped parent at {DEFAULT_PARENT}")
+    model = build_osvos(side_outputs=True)
+    load_checkpoint(model, DEFAULT_PARENT)  # strict: raises if a layer is missing
+    assert np.isfinite(np.asarray(model.get_layer("side5_score").kernel)).all()
