@@ -51,6 +51,7 @@ from typing import Iterable, Sequence, TextIO
 import numpy as np
 
 from osvos_tf.config import FineTuneConfig, config_to_dict, finetune_config
+from osvos_tf.osvos import BASE_CHECKPOINTS, OSVOS, default_parent_path
 
 
 TIMING_FILE = "timing.json"
@@ -89,8 +90,6 @@ class DavisRun:
 def _checkpoint_source(checkpoint) -> str:
     """The parent the run will use, as recorded in timing.json: an absolute path, 'base:hed' or 'base:imagenet'
     (``checkpoint`` 'base', 'base:hed', 'base:imagenet': the bare VGG16 initialisation, no parent)."""
-    from osvos_tf.osvos import BASE_CHECKPOINTS, default_parent_path
-
     if isinstance(checkpoint, str) and checkpoint in BASE_CHECKPOINTS:
         return "base:hed" if checkpoint == "base" else checkpoint
     if checkpoint is not None:
@@ -422,7 +421,7 @@ def run_davis(davis_root: str | os.PathLike, out_dir: str | os.PathLike, sequenc
             say(f"{head}: finished in an earlier run, skipped")
             continue
         if osvos is None:
-            osvos = _build_osvos(source, config)
+            osvos = OSVOS(checkpoint=source, config=config)  # also 'base:hed' / 'base:imagenet'
         if snappers is None:
             snappers = _build_snappers(modes, contour_params, bilateral_params)
         say(f"{head} ({len(frames)} frames): " +
@@ -504,12 +503,6 @@ def _segment_sequence(osvos, snappers: dict, frames: Sequence[Path], folders: di
                       "snap_ms_per_frame": {k: round(1000.0 * (v - before[m][k]) / n, 2)
                                             for k, v in snappers[m].seconds.items()}}
     return records
-
-
-def _build_osvos(source: str, config: FineTuneConfig):
-    from osvos_tf.osvos import OSVOS
-
-    return OSVOS(checkpoint=source, config=config)  # OSVOS understands 'base:hed' / 'base:imagenet' itself
 
 
 def evaluate_run(davis_root: str | os.PathLike, run_dir: str | os.PathLike, compute_t: bool = True,
@@ -727,7 +720,7 @@ def calibrate_snapping(davis_root: str | os.PathLike, image_set: str = "train", 
     if not samples:
         raise ValueError(f"No annotated frame to calibrate on in {davis_root} ({image_set}).")
     source = _checkpoint_source(checkpoint)
-    osvos = _build_osvos(source, FineTuneConfig(iterations=0))
+    osvos = OSVOS(checkpoint=source, config=FineTuneConfig(iterations=0))
     contour_snapper = Snapper("contours")
     bilateral_snappers = {f"lam={lam:g},sigma_spatial={ss:g}": Snapper("bilateral", bilateral=BilateralParams(
         lam=lam, sigma_spatial=ss)) for lam, ss in bilateral}
@@ -757,8 +750,8 @@ def calibrate_snapping(davis_root: str | os.PathLike, image_set: str = "train", 
                  "bilateral": {"lam": bilateral[best_b][0], "sigma_spatial": bilateral[best_b][1],
                                "J": bilateral_j[list(bilateral_j)[best_b]]}},
         "snap_ms_per_frame": {"contour_model": round(1000 * contour_snapper.seconds["contour_model"] / n, 1),
-                              "bilateral": round(1000 * sum(b.seconds["snap"] for b in bilateral_snappers.values())
-                                                 / (n * max(len(bilateral), 1)), 1)},
+                              "bilateral": round(float(np.mean([b.ms_per_frame()["snap"]
+                                                                for b in bilateral_snappers.values()] or [0.0])), 1)},
     }
 
 
