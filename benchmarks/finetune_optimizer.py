@@ -19,7 +19,8 @@ import numpy as np
 
 from osvos_tf import OSVOS
 from osvos_tf.config import FineTuneConfig, LrMultipliers
-from osvos_tf.evaluation import default_davis_root, jaccard, read_mask
+from osvos_tf.benchmark import mean_jaccard, sampled_frames
+from osvos_tf.evaluation import default_davis_root
 from osvos_tf.frames import list_frames
 
 UNIFORM = LrMultipliers(1, 1, 1, 1, 1, 1)
@@ -46,10 +47,9 @@ def main(checkpoint: str, sequences: list[str], names: list[str], updates: int) 
             osvos = OSVOS(checkpoint=checkpoint, config=known[name])
             start = time.time()
             state = osvos.fit_one_shot(frames[0], annotations / f"{frames[0].stem}.png", progress=False)
-            picks = frames[1:-1][::5]
-            js = [jaccard(p > 0.5, read_mask(annotations / f"{f.stem}.png"))
-                  for p, f in zip(osvos.segment(picks), picks)]
-            print(json.dumps({"seq": seq, "cfg": name, "its": updates, "J": round(float(np.mean(js)), 4),
+            picks, truth = sampled_frames(root, seq)
+            j = mean_jaccard(osvos.segment(picks), truth)
+            print(json.dumps({"seq": seq, "cfg": name, "its": updates, "J": round(j, 4),
                               "loss_first": round(state.losses[0], 4),
                               "loss_last5": round(float(np.mean(state.losses[-5:])), 4),
                               "s": round(time.time() - start)}), flush=True)

@@ -12,23 +12,18 @@ import sys
 import numpy as np
 
 from osvos_tf import OSVOS
-from osvos_tf.evaluation import default_davis_root, jaccard, read_mask
-from osvos_tf.frames import list_frames
-
-SEQUENCES = ("breakdance camel car-shadow dance-twirl drift-chicane horsejump-high motocross-jump parkour "
-             "scooter-black soapbox").split()
+from osvos_tf.benchmark import list_davis_sequences, mean_jaccard, sampled_frames
+from osvos_tf.evaluation import default_davis_root
 
 
 def main(which: str) -> None:
     root = default_davis_root()
     osvos = OSVOS() if which == "parent" else OSVOS(checkpoint=which)
     means = []
-    for seq in SEQUENCES:
-        frames = list_frames(root / "JPEGImages" / "480p" / seq)[1:-1][::5]
-        js = [jaccard(p > 0.5, read_mask(root / "Annotations" / "480p" / seq / f"{f.stem}.png"))
-              for p, f in zip(osvos.segment(frames), frames)]
-        means.append(np.mean(js))
-        print(f"{seq:16s} {len(js):3d} frames  J {np.mean(js):.3f}", flush=True)
+    for seq in list_davis_sequences(root, "val"):
+        frames, annotations = sampled_frames(root, seq)
+        means.append(mean_jaccard(osvos.segment(frames), annotations))
+        print(f"{seq:16s} {len(frames):3d} frames  J {means[-1]:.3f}", flush=True)
     print(f"mean over sequences: J {np.mean(means):.3f}  ({osvos.source})")
 
 

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import numpy as np
 
-from osvos_tf.evaluation import default_davis_root, jaccard, read_mask
-from osvos_tf.frames import list_frames
+from osvos_tf.benchmark import mean_jaccard, sampled_frames
+from osvos_tf.evaluation import default_davis_root, read_mask
 
 
 def main(run_dir: Path) -> None:
@@ -22,11 +22,10 @@ def main(run_dir: Path) -> None:
         sys.exit(f"No DAVIS sequence folder in {run_dir} (expected {run_dir}/<sequence>/<frame>.png).")
     means = []
     for seq in sequences:
-        frames = list_frames(root / "JPEGImages" / "480p" / seq)[1:-1][::5]
-        js = [jaccard(read_mask(run_dir / seq / f"{f.stem}.png"),
-                      read_mask(root / "Annotations" / "480p" / seq / f"{f.stem}.png")) for f in frames]
-        means.append(np.mean(js))
-        print(f"{seq:16s} {len(js):3d} frames  J {np.mean(js):.3f}")
+        frames, annotations = sampled_frames(root, seq)
+        results = (read_mask(run_dir / seq / f"{f.stem}.png").astype(np.float32) for f in frames)
+        means.append(mean_jaccard(results, annotations))
+        print(f"{seq:16s} {len(frames):3d} frames  J {means[-1]:.3f}")
     print(f"mean over {len(means)} sequences: J {np.mean(means):.3f}  ({run_dir})")
 
 

@@ -50,7 +50,7 @@ from typing import Iterable, Sequence, TextIO
 
 import numpy as np
 
-from osvos_tf.config import FineTuneConfig, config_to_dict, finetune_config
+from osvos_tf.config import FineTuneConfig, config_to_dict, finetune_config, resolve_compute_dtype
 from osvos_tf.osvos import BASE_CHECKPOINTS, OSVOS, default_parent_path
 
 
@@ -178,6 +178,57 @@ def _sequence_inputs(davis_root: Path, seq: str) -> tuple[list[Path], Path]:
     return frames, mask
 
 
+def sampled_frames(davis_root: str | os.PathLike, seq: str, every: int = 5) -> tuple[list[Path], list[Path]]:
+    """Frames for a quick J estimate: every ``every``-th of frames 1..N-2 of ``seq`` (the frames the DAVIS
+    protocol scores), and their ground-truth masks.
+
+    With ``every=5`` that is 138 of the 688 scored frames of the 10 val sequences of ../shared/DAVIS; its
+    mean J has come within 0.011 of the full protocol's on the runs in benchmarks/results.
+
+    Returns:
+        ``(frame paths, annotation paths)``, pairwise.
+
+    Raises:
+        FileNotFoundError: the sequence or its annotations are missing. ValueError: ``every`` < 1.
+    """
+    if int(every) < 1:
+        raise ValueError(f"every must be a positive integer, got {every!r}.")
+    davis_root = Path(davis_root)
+    frames, _ = _sequence_inputs(davis_root, seq)
+    picked = frames[1:-1][::int(every)]
+    annotations = [_annotation_root(davis_root) / seq / f"{f.stem}.png" for f in picked]
+    missing = [a for a in annotations if not a.is_file()]
+    if missing:
+        raise FileNotFoundError(f"{len(missing)} ground-truth masks of {seq!r} are missing, e.g. {missing[0]}.")
+    return picked, annotations
+
+
+def mean_jaccard(probs: Iterable[np.ndarray], annotations: Sequence[str | os.PathLike],
+                 threshold: float = 0.5) -> float:
+    """Mean region similarity J of probability maps thresholded at ``threshold`` against mask files.
+
+    Args:
+        probs: float (H, W) foreground probabilities in [0, 1], one per annotation, in order (e.g. from
+            :meth:`OSVOS.segment`).
+        annotations: ground-truth mask paths (read with :func:`osvos_tf.evaluation.read_mask`).
+
+    Raises:
+        ValueError: fewer or more probability maps than annotations.
+    """
+    from osvos_tf.evaluation import jaccard, read_mask
+
+    annotations = list(annotations)
+    values = []
+    for p in probs:
+        if len(values) == len(annotations):
+            raise ValueError(f"mean_jaccard got more probability maps than the {len(annotations)} annotations.")
+        values.append(jaccard(np.asarray(p) > threshold, read_mask(annotations[len(values)])))
+    if not values or len(values) != len(annotations):
+        raise ValueError(f"mean_jaccard needs one probability map per annotation: got {len(values)} maps for "
+                         f"{len(annotations)} annotations.")
+    return float(np.mean(values))
+
+
 # --------------------------------------------------------------------------------------------------
 # The run folder
 # --------------------------------------------------------------------------------------------------
@@ -293,7 +344,8 @@ def run_davis(davis_root: str | os.PathLike, out_dir: str | os.PathLike, sequenc
               checkpoint: str | os.PathLike | None = None, snap: str | Sequence[str] = "none", evaluate: bool = True,
               compute_t: bool = True, workers: int = 2, progress: bool = True, log: TextIO | bool = True,
               stream: TextIO | None = None, osvos=None, contour_params=None, bilateral_params=None,
-              freeze_blocks: int | None = None) -> "DavisRun | dict[str, DavisRun]":
+              freeze_blocks: int | None = None, compute_dtype: str | None = None
+              ) -> "DavisRun | dict[str, DavisRun]":
     """Run OSVOS on DAVIS sequences: fine-tune on frame 0, segment every frame, snap, time it, evaluate.
 
     Every input is checked before anything is written; then the run folder gets timing.json at once, each
@@ -323,6 +375,8 @@ def run_davis(davis_root: str | os.PathLike, out_dir: str | os.PathLike, sequenc
             config is the base the preset/iterations apply to; its own ``snap`` is not used); default:
             built on first need, so resuming a finished run never loads TensorFlow.
         freeze_blocks: override ``FineTuneConfig.freeze_blocks`` (VGG blocks kept fixed while fine-tuning).
+        compute_dtype: override ``FineTuneConfig.compute_dtype``; the run records the resolved dtype, so
+            'auto' run on a CPU without native bfloat16 and resumed on one with it is refused.
         contour_params, bilateral_params: :class:`~osvos_tf.snapping.ContourSnapParams` and
             :class:`~osvos_tf.snapping.BilateralParams` (default: ``ContourSnapParams()`` and
             :data:`~osvos_tf.snapping.CALIBRATED_BILATERAL`).
@@ -346,7 +400,14 @@ def run_davis(davis_root: str | os.PathLike, out_dir: str | os.PathLike, sequenc
     base = osvos.config if osvos is not None else FineTuneConfig()
     if freeze_blocks is not None:
         base = dataclasses.replace(base, freeze_blocks=int(freeze_blocks))
+    if compute_dtype is not None:
+        if osvos is not None and resolve_compute_dtype(compute_dtype) != osvos.config.compute_dtype:
+            raise ValueError(f"The OSVOS passed computes in {osvos.config.compute_dtype}, not {compute_dtype}; "
+                             "pass one or the other.")
+        base = dataclasses.replace(base, compute_dtype=compute_dtype)
     preset_name, config = finetune_config(preset, iterations, base=base)
+    # record the dtype this machine runs ('auto' differs between CPUs, so a resume elsewhere is refused)
+    config = dataclasses.replace(config, compute_dtype=resolve_compute_dtype(config.compute_dtype))
     if not 0 <= config.freeze_blocks <= 4:
         raise ValueError(f"freeze_blocks must be 0..4, got {config.freeze_blocks}.")
     davis_root = Path(davis_root)

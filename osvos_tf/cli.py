@@ -9,7 +9,7 @@ import argparse
 import os
 import sys
 
-from osvos_tf.config import PRESETS
+from osvos_tf.config import COMPUTE_DTYPES, PRESETS
 from osvos_tf.snapping import SNAP_MODES
 
 
@@ -33,6 +33,9 @@ def _parser() -> argparse.ArgumentParser:
     budget.add_argument("--preset", default=None, choices=tuple(PRESETS),
                         help="fine-tuning preset (see README, 'Presets')")
     seg.add_argument("--time-budget", type=float, default=None, help="stop fine-tuning after this many seconds")
+    seg.add_argument("--compute-dtype", default=None, choices=COMPUTE_DTYPES,
+                     help="network activations: auto (bfloat16 where the CPU has it natively), float32, bfloat16 "
+                          "(default: the preset's)")
     seg.add_argument("--checkpoint", default=None, help="parent checkpoint (default: the shipped parent); 'base' = bare VGG16 from HED, no parent")
     seg.add_argument("--overlay", action="store_true", help="also write overlays to OUT/overlays/")
     seg.add_argument("--tensorboard", default=None, metavar="LOGDIR", help="TensorBoard log folder")
@@ -67,7 +70,8 @@ def main(argv=None) -> int:
 
             s = segment_video(args.frames, args.mask, args.out, args.frame_index, args.iterations, args.checkpoint,
                               args.overlay, args.tensorboard, args.overwrite, args.threshold, args.time_budget,
-                              snap=None if args.snap == "none" else args.snap, preset=args.preset)
+                              snap=None if args.snap == "none" else args.snap, preset=args.preset,
+                              compute_dtype=args.compute_dtype)
             print(f"{len(s['masks'])} masks written to {args.out}"
                   + (f", overlays to {s['overlays']}" if s["overlays"] else "")
                   + f" (network: {s['source']}; fine-tuning {s['iterations']} updates in {s['fit_seconds']:.1f} s, "

@@ -20,6 +20,11 @@ only when the padded size exceeds the input by exactly s (480 rows: yes; 854 col
 5-pixel shift). osvos_tf uses s/2.
 
 New convs start from N(0, 0.001) with zero biases, as the original.
+
+Compute dtype: ``build_osvos(compute_dtype='bfloat16')`` runs every layer up to the fused and side scores
+in bfloat16 (Keras's ``mixed_bfloat16`` policy: weights stay float32, so checkpoints are the same files);
+the 1x1 ``fuse`` and ``side{k}_score`` convs and everything after them run in float32, so logits and losses
+are float32 either way. On CPUs with AVX512-BF16 this about halves the time of a forward pass.
 """
 
 from __future__ import annotations
@@ -27,6 +32,8 @@ from __future__ import annotations
 import numpy as np
 import keras
 from keras import layers, ops
+
+from osvos_tf.config import resolve_compute_dtype
 
 #: Caffe VGG16 mean pixel, BGR order, on the 0..255 scale.
 MEAN_BGR = (104.00699, 116.66877, 122.67892)
@@ -41,6 +48,9 @@ VGG_LAYER_NAMES = tuple(f"block{b}_conv{j}" for b, n, _ in VGG_BLOCKS for j in r
 SIDE_STRIDES = {2: 2, 3: 4, 4: 8, 5: 16}
 
 SIDE_CHANNELS = 16
+
+#: Keras dtype policy of the layers before the scores, for each of config.COMPUTE_DTYPES.
+_POLICIES = {"float32": "float32", "bfloat16": "mixed_bfloat16"}
 
 
 def preprocess(frames):
@@ -139,17 +149,19 @@ class CropLike(layers.Layer):
         return {**super().get_config(), "offset": self.offset}
 
 
-def _new_conv(filters: int, size: int, name: str, activation=None) -> layers.Conv2D:
+def _new_conv(filters: int, size: int, name: str, activation=None, dtype=None) -> layers.Conv2D:
     return layers.Conv2D(
-        filters, size, padding="same", activation=activation, name=name,
+        filters, size, padding="same", activation=activation, name=name, dtype=dtype,
         kernel_initializer=keras.initializers.RandomNormal(stddev=0.001),
         bias_initializer="zeros")
 
 
-def _wire(get, image, cached: dict, side_outputs: bool):
+def _wire(get, image, cached: dict, side_outputs: bool, policy: str = "float32"):
     """Connect the OSVOS graph. ``get(name, make)`` returns the layer called ``name`` (``make()`` builds a
     new one); ``cached`` maps VGG block numbers to tensors standing in for those blocks' outputs (empty: the
-    whole network from ``image``). Returns the fused logits, or the list with the side logits."""
+    whole network from ``image``). ``policy``: Keras dtype policy of the layers before the scores (the
+    scores and what follows them are float32). Returns the fused logits, or the list with the side logits."""
+    p = policy
     frozen = max(cached, default=0)
     features = dict(cached)
     x = cached.get(frozen, image)
@@ -158,45 +170,53 @@ def _wire(get, image, cached: dict, side_outputs: bool):
             continue
         if block > 1:
             x = get(f"block{block - 1}_pool", lambda b=block: layers.MaxPooling2D(
-                2, strides=2, padding="same", name=f"block{b - 1}_pool"))(x)
+                2, strides=2, padding="same", name=f"block{b - 1}_pool", dtype=p))(x)
         for j in range(1, n_convs + 1):
             name = f"block{block}_conv{j}"
-            x = get(name, lambda n=name, c=channels: _new_conv(c, 3, n, activation="relu"))(x)
+            x = get(name, lambda n=name, c=channels: _new_conv(c, 3, n, activation="relu", dtype=p))(x)
         features[block] = x
 
     prep_maps, score_maps = [], []
     for block, stride in SIDE_STRIDES.items():
-        prep = get(f"side{block}_prep", lambda b=block: _new_conv(SIDE_CHANNELS, 3, f"side{b}_prep"))(features[block])
-        up = get(f"side{block}_upsample", lambda b=block, s=stride: BilinearUpsample(s, name=f"side{b}_upsample"))(prep)
-        prep_maps.append(get(f"side{block}_crop", lambda b=block, s=stride: CropLike(s // 2, name=f"side{b}_crop"))(
-            [up, image]))
+        prep = get(f"side{block}_prep", lambda b=block: _new_conv(SIDE_CHANNELS, 3, f"side{b}_prep", dtype=p))(
+            features[block])
+        up = get(f"side{block}_upsample",
+                 lambda b=block, s=stride: BilinearUpsample(s, name=f"side{b}_upsample", dtype=p))(prep)
+        prep_maps.append(get(f"side{block}_crop",
+                             lambda b=block, s=stride: CropLike(s // 2, name=f"side{b}_crop", dtype=p))([up, image]))
         if side_outputs:
-            score = get(f"side{block}_score", lambda b=block: _new_conv(1, 1, f"side{b}_score"))(prep)
+            score = get(f"side{block}_score", lambda b=block: _new_conv(1, 1, f"side{b}_score", dtype="float32"))(prep)
             score_up = get(f"side{block}_score_upsample",
-                           lambda b=block, s=stride: BilinearUpsample(s, name=f"side{b}_score_upsample"))(score)
+                           lambda b=block, s=stride: BilinearUpsample(s, name=f"side{b}_score_upsample",
+                                                                            dtype="float32"))(score)
             score_maps.append(get(f"side{block}_score_crop",
-                                  lambda b=block, s=stride: CropLike(s // 2, name=f"side{b}_score_crop"))(
+                                  lambda b=block, s=stride: CropLike(s // 2, name=f"side{b}_score_crop",
+                                                                           dtype="float32"))(
                 [score_up, image]))
 
-    concat = get("fuse_concat", lambda: layers.Concatenate(axis=-1, name="fuse_concat"))(prep_maps)
-    fused = get("fuse", lambda: _new_conv(1, 1, "fuse"))(concat)
+    concat = get("fuse_concat", lambda: layers.Concatenate(axis=-1, name="fuse_concat", dtype=p))(prep_maps)
+    fused = get("fuse", lambda: _new_conv(1, 1, "fuse", dtype="float32"))(concat)
     return [fused, *score_maps] if side_outputs else fused
 
 
-def build_osvos(side_outputs: bool = False, name: str = "osvos") -> keras.Model:
+def build_osvos(side_outputs: bool = False, name: str = "osvos", compute_dtype: str = "float32") -> keras.Model:
     """Build the OSVOS network (randomly initialised; see :mod:`osvos_tf.weights` to load weights).
 
     Args:
         side_outputs: also return the four deep-supervision side logits (for parent training).
         name: model name.
+        compute_dtype: 'float32', or 'bfloat16' for the activations of every layer before the scores
+            (weights stay float32; see the module docstring), or 'auto': bfloat16 where the CPU has native
+            bfloat16 (:func:`osvos_tf.config.resolve_compute_dtype`).
 
     Returns:
         A Keras model. Input: float32 (B, H, W, 3), the output of :func:`preprocess`, any H, W >= 1.
         Output: float32 logits (B, H, W, 1) at the input's resolution; with ``side_outputs``, the list
         ``[fused_logits, side2_logits, side3_logits, side4_logits, side5_logits]``, all (B, H, W, 1).
     """
+    policy = _POLICIES[resolve_compute_dtype(compute_dtype)]  # checks the name
     inputs = keras.Input(shape=(None, None, 3), name="image")
-    outputs = _wire(lambda _name, make: make(), inputs, {}, side_outputs)
+    outputs = _wire(lambda _name, make: make(), inputs, {}, side_outputs, policy)
     return keras.Model(inputs, outputs, name=name)
 
 
@@ -223,7 +243,9 @@ def split_frozen(model: keras.Model, frozen_blocks: int) -> tuple[keras.Model, k
     trunk = keras.Model(model.input, [model.get_layer(f"block{b}_conv{n_convs[b]}").output for b in blocks],
                         name=f"{model.name}_trunk{frozen_blocks}")
     image = keras.Input(shape=(None, None, 3), name="image")
-    feats = {b: keras.Input(shape=(None, None, dict((k, c) for k, _, c in VGG_BLOCKS)[b]), name=f"block{b}_features")
+    feature_dtype = model.get_layer("block1_conv1").compute_dtype
+    feats = {b: keras.Input(shape=(None, None, dict((k, c) for k, _, c in VGG_BLOCKS)[b]), name=f"block{b}_features",
+                            dtype=feature_dtype)
              for b in blocks}
     side_outputs = isinstance(model.outputs, (list, tuple)) and len(model.outputs) > 1
     outputs = _wire(lambda name, _make: model.get_layer(name), image, feats, side_outputs)

@@ -20,11 +20,11 @@ import os
 import warnings
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Iterable, Iterator, Sequence
+from typing import Callable, Iterable, Iterator, Sequence
 
 import numpy as np
 
-from osvos_tf.config import FineTuneConfig, finetune_config
+from osvos_tf.config import FineTuneConfig, finetune_config, resolve_compute_dtype
 from osvos_tf.frames import check_pair, read_frame, read_mask, write_masks
 from osvos_tf.snapping import BilateralParams, ContourSnapParams, Snapper
 
@@ -78,7 +78,9 @@ class OSVOS:
             ``'base'``, ``'base:hed'``, ``'base:imagenet'``: the base weights even if a parent exists.
         base_weights: VGG16 initialisation when no parent checkpoint is used: 'hed' (offline, default)
             or 'imagenet' (downloads). The side and fuse layers then start from N(0, 0.001).
-        config: the fine-tuning recipe (:class:`~osvos_tf.config.FineTuneConfig`).
+        config: the fine-tuning recipe (:class:`~osvos_tf.config.FineTuneConfig`); kept as :attr:`config`
+            with ``compute_dtype='auto'`` resolved to the dtype this machine runs. The network is built for
+            that dtype: to change it, build a new OSVOS.
         snap: boundary snapping of the masks of :meth:`segment_masks` / :meth:`segment_to_folder`: None
             (default: probabilities > 0.5), 'contours' (superpixels of a contour network, majority vote: the
             paper's best) or 'bilateral' (the fast bilateral solver). :meth:`segment` always yields the
@@ -93,9 +95,12 @@ class OSVOS:
         from osvos_tf.model import build_osvos
         from osvos_tf.weights import load_checkpoint, load_vgg_weights
 
-        self.config = config or FineTuneConfig()
+        config = config or FineTuneConfig()
+        # 'auto' becomes the dtype this machine runs, so saved configs and VideoStates say what was used
+        self.config = dataclasses.replace(config, compute_dtype=resolve_compute_dtype(config.compute_dtype))
         self.snapper = Snapper(snap, contours=contour_params, bilateral=bilateral_params)  # checks first
-        self._model = build_osvos(side_outputs=self.config.side_loss_weight > 0)
+        self._model = build_osvos(side_outputs=self.config.side_loss_weight > 0,
+                                  compute_dtype=self.config.compute_dtype)
         if isinstance(checkpoint, str) and checkpoint in BASE_CHECKPOINTS:
             base_weights = checkpoint.split(":", 1)[1] if ":" in checkpoint else base_weights
             checkpoint = _BASE
@@ -174,7 +179,8 @@ class OSVOS:
 
     def fit(self, frames: Sequence, masks: Sequence, iterations: int | None = None,
             time_budget_s: float | None = None, log_dir: str | os.PathLike | None = None,
-            progress: bool = True, seed: int | None = None) -> VideoState:
+            progress: bool = True, seed: int | None = None,
+            callback: Callable[[int, Callable], object] | None = None) -> VideoState:
         """Fine-tune a copy of the parent on several annotated frames (the paper's Table 4 refinement).
 
         Args:
@@ -184,6 +190,10 @@ class OSVOS:
             log_dir: TensorBoard folder (loss, learning rate, input / mask / prediction images, config).
             progress: progress bar on stderr.
             seed: augmentation seed (default ``config.seed``).
+            callback: called as ``callback(n, probs)`` after update n (1-based); ``probs(frame)`` gives the
+                foreground probabilities, float32 (H, W) in [0, 1], of the network as it is after n updates
+                (e.g. a learning curve in one run: ``benchmarks/finetune_curve.py``). Its time counts towards
+                ``time_budget_s``.
 
         Returns:
             The new :class:`VideoState`, also kept as :attr:`state` for :meth:`segment`.
@@ -219,7 +229,16 @@ class OSVOS:
             raise ValueError(f"iterations must be >= 0, got {config.iterations}.")
         self._load(None)
         self._loaded = "training"  # the model is being modified: no VideoState matches it
-        history = finetune(self._model, frames_np, masks_np, config, time_budget_s, log_dir, progress)
+        hook = None
+        if callback is not None:
+            predict = self._predict_fn()  # self._model is the network being trained
+
+            def probs(frame) -> np.ndarray:
+                return predict(read_frame(frame)).numpy()
+
+            def hook(n: int) -> None:
+                callback(n, probs)
+        history = finetune(self._model, frames_np, masks_np, config, time_budget_s, log_dir, progress, hook)
         state = VideoState(self._snapshot(), tuple(m.shape for m in masks_np), config, history.iterations,
                            history.seconds, history.losses, history.stopped_by_budget, history.step_seconds)
         self._loaded = state
@@ -337,7 +356,7 @@ def segment_video(frames_dir: str | os.PathLike, mask: str | os.PathLike, out_di
                   frame_index: int = 0, iterations: int | None = None, checkpoint: str | os.PathLike | None = None,
                   overlay: bool = False, log_dir: str | os.PathLike | None = None, overwrite: bool = False,
                   threshold: float = 0.5, time_budget_s: float | None = None, progress: bool = True,
-                  snap: str | None = None, preset: str | None = None) -> dict:
+                  snap: str | None = None, preset: str | None = None, compute_dtype: str | None = None) -> dict:
     """The whole job: fine-tune on one annotated frame of a folder of frames, then segment every frame.
 
     Args:
@@ -349,6 +368,7 @@ def segment_video(frames_dir: str | os.PathLike, mask: str | os.PathLike, out_di
             ``'base:imagenet'``) for the bare VGG16 initialisation with no parent training.
         snap: None, 'contours' or 'bilateral' (see :class:`OSVOS`).
         preset: a fine-tuning preset of :data:`osvos_tf.config.PRESETS` (not with ``iterations``).
+        compute_dtype: override of ``FineTuneConfig.compute_dtype`` ('auto', 'float32', 'bfloat16').
 
     Returns:
         ``{'masks': [paths], 'overlays': folder or None, 'fit_seconds': s, 'segment_seconds': s,
@@ -363,7 +383,9 @@ def segment_video(frames_dir: str | os.PathLike, mask: str | os.PathLike, out_di
         raise ValueError(f"--frame-index {frame_index} is out of range: {frames_dir} has {len(frames)} frames "
                          f"(valid: 0..{len(frames) - 1}).")
     out_dir = prepare_output_dir(out_dir, overwrite)  # fail before the long fine-tuning, not after
-    _, config = finetune_config(preset, iterations) if (preset or iterations is not None) else (None, None)
+    _, config = finetune_config(preset, iterations)
+    if compute_dtype is not None:
+        config = dataclasses.replace(config, compute_dtype=compute_dtype)
     osvos = OSVOS(checkpoint=checkpoint, config=config, snap=snap)
     state = None
     if osvos.config.iterations != 0:

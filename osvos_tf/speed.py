@@ -15,10 +15,14 @@ clip). Everything is wall-clock time of this process, reported as the median of 
   PNG encode); ``segment_ratio`` = segment_ms / vgg16_ms;
 * ``snap_ms``: per-frame snapping time of each mode (contour network forward and superpixels, or the
   bilateral solve), when asked;
-* ``iteration_s`` per fine-tuning configuration: the median update time of a run (so set-up and tracing,
-  which hit the first update of each augmented image size, are excluded), and ``fit_s`` per preset: the whole fine-tuning as
-  :meth:`OSVOS.fit_one_shot` runs it (measured, or estimated from ``iteration_s`` when ``measure`` does not
-  list the preset), and ``total_s``: fine-tuning + ``frames_for_total`` x ``segment_png_ms``;
+* ``compute_dtype``: that of the OSVOS measured; ``segment_ms_by_dtype`` and ``vgg16_ms_by_dtype``: the same
+  measurements for each of ``SpeedSettings.compute_dtypes`` (a network per dtype, from the same parent);
+* ``iteration_s`` per fine-tuning configuration, named by its dtype and its other differences from the
+  OSVOS's config (e.g. ``"bfloat16, freeze_blocks=2"``): the median update time of a run (so set-up and
+  tracing, which hit the first update of each augmented image size, are excluded), and ``fit_s`` per preset:
+  the whole fine-tuning as :meth:`OSVOS.fit_one_shot` runs it (measured, or estimated from ``iteration_s``
+  when ``measure`` does not list the preset), and ``total_s``: fine-tuning + ``frames_for_total`` x
+  ``segment_png_ms``;
 * ``peak_rss_mb``: the process's peak resident memory (``ru_maxrss``), and ``long_run``: resident memory
   before and after segmenting a long stream of small frames (constant memory means no growth).
 
@@ -38,7 +42,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from osvos_tf.config import PRESETS, FineTuneConfig, finetune_config
+from osvos_tf.config import PRESETS, FineTuneConfig, finetune_config, resolve_compute_dtype
 
 
 def _median_seconds(fn: Callable[[], object], repeats: int, warmup: int) -> tuple[float, list[float]]:
@@ -66,13 +70,19 @@ def current_rss_mb() -> float:
     return pages * os.sysconf("SC_PAGE_SIZE") / 2 ** 20
 
 
-def vgg16_forward_seconds(height: int, width: int, repeats: int = 5, warmup: int = 2) -> tuple[float, list[float]]:
+def vgg16_forward_seconds(height: int, width: int, repeats: int = 5, warmup: int = 2,
+                          compute_dtype: str = "float32") -> tuple[float, list[float]]:
     """Median seconds of a bare keras.applications VGG16 (no top, random weights) forward pass on one
-    (1, height, width, 3) float32 image, through a ``tf.function``."""
+    (1, height, width, 3) float32 image, through a ``tf.function``; with ``compute_dtype='bfloat16'``, the same
+    network with every layer under Keras's ``mixed_bfloat16`` policy (as osvos_tf's bfloat16 option)."""
     import keras
     import tensorflow as tf
 
     model = keras.applications.VGG16(include_top=False, weights=None, input_shape=(height, width, 3))
+    if compute_dtype != "float32":
+        policy = {"bfloat16": "mixed_bfloat16"}[compute_dtype]
+        model = keras.models.clone_model(
+            model, clone_function=lambda layer: layer.__class__.from_config({**layer.get_config(), "dtype": policy}))
     image = tf.constant(np.random.default_rng(0).uniform(-120, 130, (1, height, width, 3)).astype(np.float32))
 
     @tf.function
@@ -94,7 +104,9 @@ class SpeedSettings:
             per-iteration slope: set-up + iterations x ``iteration_s``).
         slope_iterations: updates of the run whose median update time is ``iteration_s``.
         extra_configs: further :class:`FineTuneConfig` overrides to time per iteration, by name (e.g.
-            ``{"freeze_blocks=2": {"freeze_blocks": 2}}``).
+            ``{"freeze_blocks=2": {"freeze_blocks": 2}}``), for each compute dtype.
+        compute_dtypes: the dtypes whose segmentation and fine-tuning are timed, besides that of the
+            OSVOS measured (each gets its own network, from the same parent).
         snap_modes: snapping modes to time per frame ('contours', 'bilateral').
         frames_for_total: frames of the sequence whose total time is reported (the issue's 70).
         long_frames: frames of the constant-memory run (64x96 synthetic frames; 0 skips it).
@@ -108,6 +120,7 @@ class SpeedSettings:
     slope_iterations: int = 20
     extra_configs: tuple[tuple[str, tuple[tuple[str, object], ...]], ...] = (
         ("freeze_blocks=2", (("freeze_blocks", 2),)),)
+    compute_dtypes: tuple[str, ...] = ("float32", "bfloat16")
     snap_modes: tuple[str, ...] = ("bilateral", "contours")
     frames_for_total: int = 70
     long_frames: int = 10000
@@ -139,25 +152,50 @@ def run_speed_benchmark(frames: Sequence, mask, settings: SpeedSettings = SpeedS
     unknown = [p for p in (*settings.presets, *settings.measure) if p not in PRESETS]
     if unknown:
         raise ValueError(f"Unknown presets {unknown}; known: {', '.join(PRESETS)}.")
+    extra_dtypes = [resolve_compute_dtype(d) for d in settings.compute_dtypes]  # checks the names
     osvos = osvos or OSVOS()
     first = read_frame(frames[0])
     h, w = first.shape[:2]
     report = {"frame_size": [h, w], "parent": osvos.source, "tensorflow": tf.__version__,
               "cpu_count": os.cpu_count(), "settings": dataclasses.asdict(settings)}
 
-    vgg, vgg_all = vgg16_forward_seconds(h, w, settings.repeats, settings.warmup)
-    report["vgg16_ms"] = round(1000 * vgg, 1)
-    report["vgg16_ms_runs"] = [round(1000 * t, 1) for t in vgg_all]
-    say(f"bare VGG16 forward at {w}x{h}: {1000 * vgg:.0f} ms")
+    own = osvos.config.compute_dtype
+    dtypes = list(dict.fromkeys([own, *extra_dtypes]))
+    report["compute_dtype"] = own
+    report["vgg16_ms_by_dtype"] = {}
+    for dtype in dtypes:
+        vgg, vgg_all = vgg16_forward_seconds(h, w, settings.repeats, settings.warmup, dtype)
+        report["vgg16_ms_by_dtype"][dtype] = round(1000 * vgg, 1)
+        if dtype == "float32":
+            report["vgg16_ms"] = round(1000 * vgg, 1)
+            report["vgg16_ms_runs"] = [round(1000 * t, 1) for t in vgg_all]
+        say(f"bare VGG16 forward at {w}x{h}, {dtype}: {1000 * vgg:.0f} ms")
+    if "vgg16_ms" not in report:  # the issue's reference is the float32 network: always time it
+        vgg, vgg_all = vgg16_forward_seconds(h, w, settings.repeats, settings.warmup)
+        report["vgg16_ms"], report["vgg16_ms_runs"] = round(1000 * vgg, 1), [round(1000 * t, 1) for t in vgg_all]
+    vgg = report["vgg16_ms"] / 1000
+
+    # one OSVOS per compute dtype, all from the same parent (the one passed is used for its own dtype)
+    networks = {own: osvos}
+    for dtype in dtypes:
+        if dtype not in networks:
+            networks[dtype] = OSVOS(checkpoint=osvos.source,
+                                    config=dataclasses.replace(osvos.config, compute_dtype=dtype))
 
     n = settings.segment_frames
     clip = [frames[i % len(frames)] for i in range(n)]
     arrays = [read_frame(f) for f in clip]
-    seg, seg_all = _median_seconds(lambda: [None for _ in osvos.segment(arrays)], settings.repeats, settings.warmup)
-    report["segment_ms"] = round(1000 * seg / n, 1)
-    report["segment_ms_runs"] = [round(1000 * t / n, 1) for t in seg_all]
-    report["segment_ratio"] = round(seg / n / vgg, 3)
-    say(f"segment: {1000 * seg / n:.0f} ms/frame ({seg / n / vgg:.2f}x the bare VGG16)")
+    report["segment_ms_by_dtype"], report["segment_ratio_by_dtype"] = {}, {}
+    for dtype, net in networks.items():
+        seg, seg_all = _median_seconds(lambda: [None for _ in net.segment(arrays)], settings.repeats, settings.warmup)
+        report["segment_ms_by_dtype"][dtype] = round(1000 * seg / n, 1)
+        report["segment_ratio_by_dtype"][dtype] = round(seg / n / (report["vgg16_ms_by_dtype"][dtype] / 1000), 3)
+        if dtype == own:
+            report["segment_ms"] = round(1000 * seg / n, 1)
+            report["segment_ms_runs"] = [round(1000 * t / n, 1) for t in seg_all]
+            report["segment_ratio"] = round(seg / n / vgg, 3)
+        say(f"segment, {dtype}: {1000 * seg / n:.0f} ms/frame ({seg / n / vgg:.2f}x the bare float32 VGG16, "
+            f"{report['segment_ratio_by_dtype'][dtype]:.2f}x the bare {dtype} one)")
     with tempfile.TemporaryDirectory() as tmp:
         def to_png():
             osvos.segment_to_folder(clip, tmp, overwrite=True, progress=False)
@@ -165,7 +203,7 @@ def run_speed_benchmark(frames: Sequence, mask, settings: SpeedSettings = SpeedS
         png, png_all = _median_seconds(to_png, settings.repeats, settings.warmup)
     report["segment_png_ms"] = round(1000 * png / n, 1)
     report["segment_png_ms_runs"] = [round(1000 * t / n, 1) for t in png_all]
-    say(f"segment + PNG writing: {1000 * png / n:.0f} ms/frame")
+    say(f"segment + PNG writing, {own}: {1000 * png / n:.0f} ms/frame")
 
     probs = next(iter(osvos.segment(arrays[:1])))
     report["snap_ms"] = {}
@@ -179,45 +217,52 @@ def run_speed_benchmark(frames: Sequence, mask, settings: SpeedSettings = SpeedS
         say(f"snap {mode}: {snapper.ms_per_frame()} ms/frame")
 
     def fit(config: FineTuneConfig, iterations: int):
-        osvos.config = config
-        state = osvos.fit_one_shot(frames[0], mask, iterations=iterations, progress=False)
-        osvos.reset()
-        return state
+        net = networks[config.compute_dtype]
+        saved = net.config
+        net.config = config
+        try:
+            return net.fit_one_shot(frames[0], mask, iterations=iterations, progress=False)
+        finally:
+            net.config = saved
+            net.reset()
 
-    base_config = osvos.config
-    configs = {"default": FineTuneConfig()}
-    configs.update({name: dataclasses.replace(FineTuneConfig(), **dict(overrides))
-                    for name, overrides in settings.extra_configs})
+    def name_of(config: FineTuneConfig) -> str:
+        extra = [f"{f.name}={getattr(config, f.name)}" for f in dataclasses.fields(config)
+                 if f.name not in ("iterations", "compute_dtype")
+                 and getattr(config, f.name) != getattr(osvos.config, f.name)]
+        return ", ".join([config.compute_dtype, *extra])
+
+    configs = {}
+    for dtype in networks:
+        for overrides in ((), *(dict(o) for _, o in settings.extra_configs)):
+            config = dataclasses.replace(osvos.config, compute_dtype=dtype, **dict(overrides))
+            configs[name_of(config)] = config
     report["iteration_s"], setup = {}, {}
-    try:
-        for name, config in configs.items():
-            state = fit(config, settings.slope_iterations)
-            steps = state.step_seconds
-            per_it = statistics.median(steps)  # robust to the tracing of the first step of each image size
-            report["iteration_s"][name] = round(per_it, 3)
-            setup[name] = max(state.seconds - per_it * len(steps), 0.0)  # tracing and augmentation
-            say(f"fine-tuning, {name}: {per_it:.2f} s/iteration (median of {len(steps)}; set-up and tracing "
-                f"{setup[name]:.1f} s)")
-        report["presets"] = {}
-        for preset in settings.presets:
-            _, config = finetune_config(preset)
-            entry = {"iterations": config.iterations}
-            if preset in settings.measure:
-                entry["fit_s"] = round(fit(config, config.iterations).seconds, 1)
-                entry["measured"] = True
-            else:
-                name = next((k for k, c in configs.items() if dataclasses.replace(c, iterations=0)
-                             == dataclasses.replace(config, iterations=0)), None)
-                if name is None:
-                    continue
-                entry["fit_s"] = round(setup[name] + config.iterations * report["iteration_s"][name], 1)
-                entry["measured"] = False
-            entry["total_s"] = round(entry["fit_s"] + settings.frames_for_total * png / n, 1)
-            report["presets"][preset] = entry
-            say(f"preset {preset}: fine-tuning {entry['fit_s']:.0f} s ({'measured' if entry['measured'] else 'estimated'}),"
-                f" total for {settings.frames_for_total} frames {entry['total_s']:.0f} s")
-    finally:
-        osvos.config = base_config
+    for name, config in configs.items():
+        state = fit(config, settings.slope_iterations)
+        steps = state.step_seconds
+        per_it = statistics.median(steps)  # robust to the tracing of the first step of each image size
+        report["iteration_s"][name] = round(per_it, 3)
+        setup[name] = max(state.seconds - per_it * len(steps), 0.0)  # tracing and augmentation
+        say(f"fine-tuning, {name}: {per_it:.2f} s/iteration (median of {len(steps)}; set-up and tracing "
+            f"{setup[name]:.1f} s)")
+    report["presets"] = {}
+    for preset in settings.presets:
+        _, config = finetune_config(preset, base=osvos.config)
+        entry = {"iterations": config.iterations, "config": name_of(config)}
+        if preset in settings.measure:
+            entry["fit_s"] = round(fit(config, config.iterations).seconds, 1)
+            entry["measured"] = True
+        elif entry["config"] in setup:
+            name = entry["config"]
+            entry["fit_s"] = round(setup[name] + config.iterations * report["iteration_s"][name], 1)
+            entry["measured"] = False
+        else:
+            continue
+        entry["total_s"] = round(entry["fit_s"] + settings.frames_for_total * png / n, 1)
+        report["presets"][preset] = entry
+        say(f"preset {preset}: fine-tuning {entry['fit_s']:.0f} s ({'measured' if entry['measured'] else 'estimated'}),"
+            f" total for {settings.frames_for_total} frames {entry['total_s']:.0f} s")
 
     if settings.long_frames:
         report["long_run"] = long_run_memory(osvos, settings.long_frames)
@@ -251,21 +296,29 @@ def long_run_memory(osvos, n_frames: int, height: int = 64, width: int = 96) -> 
 def format_speed_report(report: dict) -> str:
     """The report of :func:`run_speed_benchmark` as a text table."""
     h, w = report["frame_size"]
+    own = report.get("compute_dtype", "float32")
     lines = [f"Speed at {w}x{h} on {report['cpu_count']} CPU cores (TensorFlow {report['tensorflow']}; medians)",
-             f"  bare VGG16 forward (keras.applications)   {report['vgg16_ms']:8.0f} ms/frame",
-             f"  segment (network only)                    {report['segment_ms']:8.0f} ms/frame"
-             f"   = {report['segment_ratio']:.2f}x VGG16",
-             f"  segment + decode + PNG writing            {report['segment_png_ms']:8.0f} ms/frame"]
+             f"  bare VGG16 forward (keras.applications)   {report['vgg16_ms']:8.0f} ms/frame"]
+    for dtype, ms in report.get("vgg16_ms_by_dtype", {}).items():
+        if dtype != "float32":
+            lines.append(f"  bare VGG16 forward, {dtype:<21} {ms:8.0f} ms/frame")
+    by_dtype = report.get("segment_ms_by_dtype", {own: report["segment_ms"]})
+    for dtype, ms in by_dtype.items():
+        mark = "  <- this OSVOS" if dtype == own and len(by_dtype) > 1 else ""
+        lines.append(f"  segment (network only), {dtype:<16} {ms:8.0f} ms/frame   = {ms / report['vgg16_ms']:.2f}x "
+                     f"VGG16{mark}")
+    lines.append(f"  segment + decode + PNG writing, {own:<9} {report['segment_png_ms']:8.0f} ms/frame")
     for mode, ms in report.get("snap_ms", {}).items():
         lines.append(f"  snapping '{mode}', added per frame".ljust(44) +
                      f"{sum(ms.values()):8.0f} ms/frame  ({', '.join(f'{k} {v:.0f}' for k, v in ms.items())})")
     for name, s in report.get("iteration_s", {}).items():
-        lines.append(f"  fine-tuning iteration, {name:<18} {s:8.2f} s")
+        lines.append(f"  fine-tuning iteration, {name:<26} {s:6.2f} s")
     if report.get("presets"):
-        lines.append("  preset      iterations   fine-tuning (s)   total for 70 frames (s)")
+        lines.append("  preset      iterations   fine-tuning (s)   total for 70 frames (s)   config")
         for preset, e in report["presets"].items():
             how = "" if e["measured"] else "  (estimated)"
-            lines.append(f"  {preset:<10} {e['iterations']:>10}   {e['fit_s']:>15.0f}   {e['total_s']:>23.0f}{how}")
+            lines.append(f"  {preset:<10} {e['iterations']:>10}   {e['fit_s']:>15.0f}   {e['total_s']:>23.0f}   "
+                         f"{e.get('config', '')}{how}")
     if "long_run" in report:
         lr = report["long_run"]
         lines.append(f"  long run: {lr['frames']} frames of {lr['size'][1]}x{lr['size'][0]}: RSS "

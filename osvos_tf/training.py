@@ -13,7 +13,7 @@ import dataclasses
 import os
 import time
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 import keras
@@ -142,7 +142,7 @@ def make_update_fn(model, optimizer: GroupedOptimizer):
 
 def finetune(model, frames: Sequence[np.ndarray], masks: Sequence[np.ndarray], config: FineTuneConfig,
              time_budget_s: float | None = None, log_dir: str | os.PathLike | None = None,
-             progress: bool = True) -> FitHistory:
+             progress: bool = True, callback: Callable[[int], object] | None = None) -> FitHistory:
     """Fine-tune ``model`` in place on annotated frames, with the original one-shot recipe.
 
     Each update takes one augmented copy (random scale from ``config.scales``, random flip) of one
@@ -157,6 +157,9 @@ def finetune(model, frames: Sequence[np.ndarray], masks: Sequence[np.ndarray], c
         log_dir: write TensorBoard scalars (loss, learning rate) and images (input, mask, prediction)
             there, with the config as ``config.json``.
         progress: show a progress bar on stderr.
+        callback: called as ``callback(n)`` after update n (1-based), while ``model`` holds the weights of
+            that point (e.g. to evaluate a learning curve in one run). Its time counts towards
+            ``time_budget_s`` but not towards the step times.
     """
     rng = np.random.default_rng(config.seed)
     variants = [v for f, m in zip(frames, masks) for v in augmented_variants(f, m, config.scales, config.flip)]
@@ -211,6 +214,8 @@ def finetune(model, frames: Sequence[np.ndarray], masks: Sequence[np.ndarray], c
                 if it % image_every == 0 or it == config.iterations - 1:
                     log_images(model, image, label)
         bar.update(status=f"loss {loss:.4f}")
+        if callback is not None:
+            callback(it + 1)
     bar.close()
     if writer is not None:
         writer.flush()

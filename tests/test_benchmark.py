@@ -47,8 +47,8 @@ def snapshot(folder: Path) -> dict:
 # Settings and inputs (no TensorFlow)
 # --------------------------------------------------------------------------------------------------
 def test_presets_map_to_finetune_configs():
-    assert benchmark.finetune_config("fast")[1].iterations == 25
-    assert benchmark.finetune_config("accurate")[1].iterations == 500
+    assert benchmark.finetune_config("fast")[1].iterations == 50
+    assert benchmark.finetune_config("accurate")[1].iterations == 300
     assert benchmark.finetune_config()[0] == "default"
     assert benchmark.finetune_config()[1] == FineTuneConfig()
     assert benchmark.finetune_config(iterations=0) == (None, FineTuneConfig(iterations=0))
@@ -69,6 +69,30 @@ def test_sequences_of_a_set_come_from_imagesets_or_db_info(tmp_path, tiny_davis)
     bare = make_davis(tmp_path / "bare", image_sets=False, db_info=False)
     with pytest.raises(FileNotFoundError, match="--sequences"):
         benchmark.list_davis_sequences(bare, "val")
+
+
+def test_sampled_frames_and_mean_jaccard(tiny_davis):
+    """Every k-th of frames 1..N-2 with their annotations; J of thresholded maps, checked on hand cases: the
+    annotation itself (J 1), an empty map (J 0), and the annotation with its lower rows cut (J = kept / all)."""
+    from osvos_tf.evaluation import read_mask
+
+    frames, annotations = benchmark.sampled_frames(tiny_davis, "seq-a", every=2)
+    assert [f.stem for f in frames] == ["00001", "00003"] and [a.stem for a in annotations] == ["00001", "00003"]
+    assert all(a.parent.name == "seq-a" and a.parent.parent.name == "480p" for a in annotations)
+    assert len(benchmark.sampled_frames(tiny_davis, "seq-a")[0]) == 1  # every 5th of 3 frames: frame 1
+    gt = [read_mask(a) for a in annotations]
+    assert benchmark.mean_jaccard([gt[0].astype(np.float32), np.zeros(gt[1].shape, np.float32)], annotations) == 0.5
+    cut = gt[0].copy()
+    cut[gt[0].shape[0] // 2:] = False
+    expected = (cut.sum() / gt[0].sum() + 1.0) / 2
+    got = benchmark.mean_jaccard((p for p in [np.where(cut, 0.9, 0.1), np.where(gt[1], 0.51, 0.49)]), annotations)
+    assert got == pytest.approx(expected)
+    with pytest.raises(ValueError, match="got 1 maps for 2 annotations"):
+        benchmark.mean_jaccard([gt[0]], annotations)
+    with pytest.raises(ValueError, match="more probability maps than the 2 annotations"):
+        benchmark.mean_jaccard([gt[0]] * 3, annotations)
+    with pytest.raises(ValueError, match="every must be a positive integer"):
+        benchmark.sampled_frames(tiny_davis, "seq-a", every=0)
 
 
 def test_bad_inputs_are_refused_before_anything_is_written(tmp_path, tiny_davis):

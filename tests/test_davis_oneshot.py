@@ -1,7 +1,8 @@
 """DAVIS tier: one-shot segmentation of car-shadow with the default network and reduced fine-tuning.
 
 Skipped (with the reason) when ../shared/DAVIS (or $OSVOS_DAVIS_ROOT) is absent. Takes ~3-4 minutes on a
-2-core CPU: the default fine-tuning (50 updates) and 40 frames at 854x480.
+2-core CPU: the fast preset's fine-tuning (50 updates) and 40 frames at 854x480, with the default compute dtype
+('auto': bfloat16 on CPUs with native bfloat16).
 """
 
 import numpy as np
@@ -9,7 +10,7 @@ import pytest
 
 pytestmark = [pytest.mark.davis, pytest.mark.slow]
 
-ITERATIONS = 50  # FineTuneConfig().iterations, as tools/run_davis.py --preset default
+ITERATIONS = 50  # the fast preset, as tools/run_davis.py --preset fast
 J_FLOOR = 0.80  # measured 0.857 with the shipped parent and these settings (0.792 with the stage-1 parent)
 
 

@@ -153,3 +153,48 @@ def test_split_frozen_head_equals_the_full_model(frozen):
     head_names = {layer.name for layer in head.layers}
     assert not frozen_names & head_names
     assert head.get_layer("fuse") is m.get_layer("fuse")  # shared, so training the head trains the model
+
+
+def test_bfloat16_compute_keeps_float32_weights_and_logits_close_to_float32():
+    """bfloat16 activations (8-bit mantissa: relative error ~2^-8 per op): the logits stay float32 and within
+    a few percent of the float32 network's, the weights are the same float32 variables (so the same files
+    load), and split_frozen still reproduces the full model exactly."""
+    import tensorflow as tf
+
+    from osvos_tf.model import split_frozen
+
+    m32 = build_osvos(side_outputs=True)
+    m16 = build_osvos(side_outputs=True, compute_dtype="bfloat16")
+    m16.set_weights(m32.get_weights())
+    assert all(w.dtype == "float32" for w in m16.weights)
+    assert m16.get_layer("block3_conv1").compute_dtype == "bfloat16"
+    assert m16.get_layer("fuse").compute_dtype == "float32"
+    x = tf.constant(np.random.default_rng(1).normal(0, 50, (1, 45, 61, 3)).astype(np.float32))
+    for a, b in zip(m32(x), m16(x)):
+        assert b.dtype == tf.float32
+        a, b = np.asarray(a), np.asarray(b)
+        assert np.abs(a - b).max() <= 0.05 * np.abs(a).max() + 1e-6, (np.abs(a - b).max(), np.abs(a).max())
+        assert not np.array_equal(a, b)  # it really computed in bfloat16
+    trunk, head = split_frozen(m16, 2)
+    feats = trunk(x)
+    assert feats.dtype == tf.bfloat16
+    np.testing.assert_array_equal(np.asarray(head([x, feats])[0]), np.asarray(m16(x)[0]))
+    with pytest.raises(ValueError, match="compute_dtype must be one of \\('auto', 'float32', 'bfloat16'\\), got 'float16'"):
+        build_osvos(compute_dtype="float16")
+
+
+def test_auto_compute_dtype_follows_the_cpu_flags(tmp_path):
+    from osvos_tf.config import cpu_has_bfloat16, resolve_compute_dtype
+
+    cases = {"flags\t\t: fpu sse2 avx2 avx512f avx512_bf16 amx_tile\n": True,
+             "flags\t\t: fpu sse2 amx_bf16\n": True,
+             "flags\t\t: fpu sse2 avx2 avx512f avx512_vnni\n": False,  # no native bfloat16
+             "processor\t: 0\n": False}
+    for i, (text, expected) in enumerate(cases.items()):
+        (tmp_path / f"cpuinfo{i}").write_text(text)
+        assert cpu_has_bfloat16(tmp_path / f"cpuinfo{i}") is expected, text
+    assert cpu_has_bfloat16(tmp_path / "missing") is False
+    assert resolve_compute_dtype("auto") == ("bfloat16" if cpu_has_bfloat16() else "float32")
+    assert resolve_compute_dtype("float32") == "float32" and resolve_compute_dtype("bfloat16") == "bfloat16"
+    with pytest.raises(ValueError, match="got 'bf16'"):
+        resolve_compute_dtype("bf16")

@@ -140,3 +140,45 @@ def test_adam_option_takes_adam_steps(clip):
     assert (step > 0.9e-3).mean() > 0.9, np.sort(step.ravel())[:8]
     with pytest.raises(ValueError, match="one of \\('sgd', 'adam'\\), got 'rmsprop'"):
         FineTuneConfig(optimizer="rmsprop")
+
+
+def test_bfloat16_fine_tuning_learns_and_matches_float32(clip):
+    """The bfloat16 option trains the same float32 weights: after the same 40 updates its masks agree with
+    the float32 run's on almost every pixel and fit the object as well."""
+    frames, masks = clip
+    runs = {}
+    for dtype in ("float32", "bfloat16"):
+        osvos = OSVOS.from_base_weights("hed", FineTuneConfig(iterations=40, compute_dtype=dtype))
+        osvos.fit_one_shot(frames[0], masks[0], progress=False)
+        runs[dtype] = [p > 0.5 for p in osvos.segment(frames[1:])]
+        assert osvos._model.get_layer("fuse").kernel.dtype == "float32"
+    ious = {d: np.mean([iou(p, m) for p, m in zip(r, masks[1:])]) for d, r in runs.items()}
+    assert ious["bfloat16"] > 0.75 and abs(ious["bfloat16"] - ious["float32"]) < 0.05, ious
+    agree = np.mean([np.mean(a == b) for a, b in zip(runs["float32"], runs["bfloat16"])])
+    assert agree > 0.97, agree
+    with pytest.raises(ValueError, match="compute_dtype must be one of"):
+        FineTuneConfig(compute_dtype="float16")
+
+
+def test_fit_callback_sees_the_network_after_each_update(clip, tmp_path):
+    """callback(n, probs) runs after update n with the weights of that point: the probabilities it gives at
+    n = 3 are those of a separate 3-update run from the same parent and seed, and n goes 1..iterations."""
+    frames, masks = clip
+    parent = OSVOS.from_base_weights("hed").save(tmp_path / "parent.h5")  # one draw of the new layers for both
+    seen, at3 = [], {}
+
+    def callback(n, probs):
+        seen.append(n)
+        if n == 3:
+            at3["probs"] = probs(frames[1])
+
+    osvos = OSVOS(checkpoint=parent, config=FineTuneConfig(iterations=5))
+    osvos.fit_one_shot(frames[0], masks[0], progress=False, callback=callback)
+    assert seen == [1, 2, 3, 4, 5]
+    after5 = next(iter(osvos.segment(frames[1:2])))
+    separate = OSVOS(checkpoint=parent, config=FineTuneConfig(iterations=3))
+    separate.fit_one_shot(frames[0], masks[0], progress=False)
+    reference = next(iter(separate.segment(frames[1:2])))
+    assert at3["probs"].dtype == np.float32 and at3["probs"].shape == masks[1].shape
+    np.testing.assert_allclose(at3["probs"], reference, atol=1e-4)
+    assert np.abs(after5 - reference).max() > 1e-3  # later updates changed it: the callback saw update 3

@@ -25,9 +25,10 @@ def test_report_is_consistent(clip_files):
     from osvos_tf.frames import list_frames
 
     frames_dir, masks_dir = clip_files
-    osvos = OSVOS(checkpoint="base", config=FineTuneConfig(iterations=7))
+    config = FineTuneConfig(iterations=7, compute_dtype="float32")
+    osvos = OSVOS(checkpoint="base", config=config)
     settings = speed.SpeedSettings(repeats=2, warmup=1, segment_frames=2, measure=("fast",), slope_iterations=4,
-                                   snap_modes=("bilateral",), long_frames=30)
+                                   snap_modes=("bilateral",), long_frames=30, compute_dtypes=("bfloat16",))
     lines = []
     report = speed.run_speed_benchmark(list_frames(frames_dir), masks_dir / "00000.png", settings, osvos,
                                        log=lines.append)
@@ -35,18 +36,25 @@ def test_report_is_consistent(clip_files):
     assert report["segment_ratio"] == pytest.approx(report["segment_ms"] / report["vgg16_ms"], rel=0.02)
     assert len(report["vgg16_ms_runs"]) == len(report["segment_ms_runs"]) == 2
     assert sorted(report["segment_ms_runs"])[0] <= report["segment_ms"] <= sorted(report["segment_ms_runs"])[-1]
-    assert set(report["iteration_s"]) == {"default", "freeze_blocks=2"}
+    # each dtype has its own network: float32 (the OSVOS's) and bfloat16, each also with freeze_blocks=2
+    assert report["compute_dtype"] == "float32"
+    assert set(report["segment_ms_by_dtype"]) == set(report["vgg16_ms_by_dtype"]) == {"float32", "bfloat16"}
+    assert report["segment_ms_by_dtype"]["float32"] == report["segment_ms"]
+    assert report["segment_ratio_by_dtype"]["bfloat16"] == pytest.approx(
+        report["segment_ms_by_dtype"]["bfloat16"] / report["vgg16_ms_by_dtype"]["bfloat16"], rel=0.02)
+    assert set(report["iteration_s"]) == {"float32", "float32, freeze_blocks=2", "bfloat16",
+                                          "bfloat16, freeze_blocks=2"}
     presets = report["presets"]
-    assert presets["fast"] == {"iterations": 25, "fit_s": presets["fast"]["fit_s"], "measured": True,
+    assert presets["fast"] == {"iterations": 50, "config": "float32", "fit_s": presets["fast"]["fit_s"], "measured": True,
                                "total_s": pytest.approx(presets["fast"]["fit_s"] + 70 * report["segment_png_ms"] / 1000,
                                                         abs=0.11)}
-    assert presets["accurate"]["measured"] is False and presets["accurate"]["iterations"] == 500
-    # estimated = set-up + iterations x the median update time: so accurate - default = 450 updates
+    assert presets["accurate"]["measured"] is False and presets["accurate"]["iterations"] == 300
+    # estimated = set-up + iterations x the median update time: so accurate - default = 100 updates
     assert presets["accurate"]["fit_s"] - presets["default"]["fit_s"] == pytest.approx(
-        (500 - FineTuneConfig().iterations) * report["iteration_s"]["default"], abs=0.11)
+        (300 - FineTuneConfig().iterations) * report["iteration_s"]["float32"], abs=0.11)
     assert set(report["snap_ms"]) == {"bilateral"} and report["snap_ms"]["bilateral"]["snap"] > 0
     assert report["long_run"]["frames"] == 30 and report["peak_rss_mb"] > 0
-    assert osvos.config == FineTuneConfig(iterations=7) and osvos.state is None  # left as it was
+    assert osvos.config == config and osvos.state is None  # left as it was
     assert any(line.startswith("bare VGG16 forward") for line in lines)
     text = speed.format_speed_report(report)
     assert "x VGG16" in text and "(estimated)" in text and "peak resident memory" in text
@@ -72,7 +80,7 @@ def test_bench_tool_quick(clip_files, tmp_path):
                         str(REPO / "checkpoints" / "osvos_parent.h5"), "--json", str(out)],
                        capture_output=True, text=True, timeout=900)
     assert r.returncode == 0, r.stderr
-    assert "bare VGG16 forward" in r.stdout and "fine-tuning iteration, default" in r.stdout
+    assert "bare VGG16 forward" in r.stdout and "fine-tuning iteration, " in r.stdout
     report = json.loads(out.read_text())
     assert report["settings"]["repeats"] == 1 and report["snap_ms"] == {}
     r = subprocess.run([sys.executable, str(REPO / "tools" / "bench.py"), "--frames", str(frames_dir)],

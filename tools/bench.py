@@ -4,13 +4,15 @@ preset for a 70-frame sequence, peak memory, and memory over a long stream.
 
     python tools/bench.py [--davis ROOT] [--sequence car-shadow] [--frames DIR --mask PNG]
                           [--repeats 3] [--measure fast,default] [--snap bilateral,contours]
-                          [--long-frames 10000] [--json OUT] [--quick]
+                          [--long-frames 10000] [--compute-dtype auto] [--dtypes float32,bfloat16]
+                          [--json OUT] [--quick]
 
 Default video: DAVIS car-shadow when ../shared/DAVIS (or $OSVOS_DAVIS_ROOT) exists, else a synthetic 854x480
 clip. Prints a table and, with --json, writes the report. All the work is done by osvos_tf.speed.
 """
 
 import argparse
+import dataclasses
 import importlib.util
 import json
 import sys
@@ -21,6 +23,7 @@ if importlib.util.find_spec("osvos_tf") is None:  # plain checkout, package not 
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from osvos_tf import evaluation, speed  # noqa: E402
+from osvos_tf.config import COMPUTE_DTYPES, FineTuneConfig  # noqa: E402
 from osvos_tf.frames import list_frames  # noqa: E402
 from osvos_tf.synthetic import write_clip  # noqa: E402
 
@@ -42,6 +45,10 @@ def main(argv=None):
     parser.add_argument("--snap", default="bilateral,contours", help="snapping modes to time ('' = none)")
     parser.add_argument("--long-frames", type=int, default=10000, help="frames of the constant-memory run (0 = skip)")
     parser.add_argument("--json", default=None, help="write the report there")
+    parser.add_argument("--compute-dtype", default=None, choices=COMPUTE_DTYPES,
+                        help="dtype of the OSVOS measured and its presets (default: FineTuneConfig's)")
+    parser.add_argument("--dtypes", default="float32,bfloat16",
+                        help="further compute dtypes whose segmentation and fine-tuning are timed ('' = none)")
     parser.add_argument("--quick", action="store_true",
                         help="a smoke run: 1 repetition, 2 frames, no preset run end to end, 50 long frames")
     args = parser.parse_args(argv)
@@ -63,12 +70,15 @@ def main(argv=None):
         settings = speed.SpeedSettings(
             repeats=1 if args.quick else args.repeats, warmup=1, segment_frames=2 if args.quick else 5,
             measure=() if args.quick else _split(args.measure), snap_modes=_split(args.snap),
-            slope_iterations=3 if args.quick else 20,
+            slope_iterations=3 if args.quick else 20, compute_dtypes=() if args.quick else _split(args.dtypes),
             long_frames=min(args.long_frames, 50) if args.quick else args.long_frames)
         from osvos_tf.osvos import OSVOS
 
         try:
-            osvos = OSVOS(checkpoint=args.checkpoint)
+            config = FineTuneConfig()
+            if args.compute_dtype:
+                config = dataclasses.replace(config, compute_dtype=args.compute_dtype)
+            osvos = OSVOS(checkpoint=args.checkpoint, config=config)
             report = speed.run_speed_benchmark(frames, mask, settings, osvos,
                                                log=lambda text: print(f"[bench] {text}", file=sys.stderr, flush=True))
         except (FileNotFoundError, ValueError) as exc:

@@ -3,6 +3,7 @@
 
     python tools/run_davis.py --davis ROOT --out DIR [--sequences a,b,...] [--set val]
                               [--preset fast|default|accurate | --iterations N] [--freeze-blocks K]
+                              [--compute-dtype auto|float32|bfloat16]
                               [--checkpoint PATH]
                               [--snap none|contours|bilateral|none,bilateral,contours]
                               [--ucm-threshold T] [--no-t] [--no-eval] [--workers N] [--quiet]
@@ -22,7 +23,7 @@ if importlib.util.find_spec("osvos_tf") is None:  # plain checkout, package not 
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from osvos_tf import benchmark, evaluation  # noqa: E402
-from osvos_tf.config import PRESETS  # noqa: E402
+from osvos_tf.config import COMPUTE_DTYPES, PRESETS  # noqa: E402
 from osvos_tf.snapping import ContourSnapParams, SNAP_MODES  # noqa: E402
 
 
@@ -43,6 +44,9 @@ def main(argv=None):
                         help="fine-tuning updates (0 = no fine-tuning, the network as loaded)")
     parser.add_argument("--freeze-blocks", type=int, default=None,
                         help="VGG blocks 1..N kept fixed while fine-tuning (default: the preset's, 0)")
+    parser.add_argument("--compute-dtype", default=None, choices=COMPUTE_DTYPES,
+                        help="network activations: auto (bfloat16 where the CPU has it natively), float32, "
+                             "bfloat16 (default: the preset's)")
     parser.add_argument("--checkpoint", default=None,
                         help="parent checkpoint (default: the shipped parent, else the base weights); 'base' = the "
                              "bare VGG16 initialisation (no parent)")
@@ -68,8 +72,9 @@ def main(argv=None):
         benchmark.run_davis(
             args.davis if args.davis else evaluation.default_davis_root(), args.out, sequences=sequences,
             image_set=args.image_set, preset=args.preset, iterations=args.iterations, checkpoint=args.checkpoint,
-            snap=snap, contour_params=contour_params, freeze_blocks=args.freeze_blocks, evaluate=not args.no_eval, compute_t=not args.no_t, workers=args.workers,
-            progress=not args.quiet)
+            snap=snap, contour_params=contour_params, freeze_blocks=args.freeze_blocks,
+            compute_dtype=args.compute_dtype, evaluate=not args.no_eval, compute_t=not args.no_t,
+            workers=args.workers, progress=not args.quiet)
     except (FileNotFoundError, FileExistsError, ValueError) as exc:
         parser.exit(2, f"error: {exc}\n")
     return 0
