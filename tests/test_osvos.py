@@ -142,20 +142,21 @@ def test_adam_option_takes_adam_steps(clip):
         FineTuneConfig(optimizer="rmsprop")
 
 
-def test_bfloat16_fine_tuning_learns_and_matches_float32(clip):
-    """The bfloat16 option trains the same float32 weights: after the same 40 updates its masks agree with
-    the float32 run's on almost every pixel and fit the object as well."""
+def test_bfloat16_fine_tuning_learns_and_matches_float32(clip, tmp_path):
+    """The bfloat16 option trains the same float32 weights: from the same parent, after the same 40 updates,
+    its masks agree with the float32 run's on almost every pixel and fit the object as well."""
     frames, masks = clip
+    parent = OSVOS.from_base_weights("hed").save(tmp_path / "parent.h5")  # one draw of the new layers for both
     runs = {}
     for dtype in ("float32", "bfloat16"):
-        osvos = OSVOS.from_base_weights("hed", FineTuneConfig(iterations=40, compute_dtype=dtype))
+        osvos = OSVOS(checkpoint=parent, config=FineTuneConfig(iterations=40, compute_dtype=dtype))
         osvos.fit_one_shot(frames[0], masks[0], progress=False)
         runs[dtype] = [p > 0.5 for p in osvos.segment(frames[1:])]
         assert osvos._model.get_layer("fuse").kernel.dtype == "float32"
     ious = {d: np.mean([iou(p, m) for p, m in zip(r, masks[1:])]) for d, r in runs.items()}
-    assert ious["bfloat16"] > 0.75 and abs(ious["bfloat16"] - ious["float32"]) < 0.05, ious
+    assert ious["bfloat16"] > 0.75 and abs(ious["bfloat16"] - ious["float32"]) < 0.02, ious
     agree = np.mean([np.mean(a == b) for a, b in zip(runs["float32"], runs["bfloat16"])])
-    assert agree > 0.97, agree
+    assert agree > 0.99, agree  # measured 0.9999 and 0.99998
     with pytest.raises(ValueError, match="compute_dtype must be one of"):
         FineTuneConfig(compute_dtype="float16")
 
