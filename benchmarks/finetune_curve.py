@@ -24,7 +24,7 @@ from osvos_tf import OSVOS
 from osvos_tf.benchmark import list_davis_sequences, mean_jaccard, sampled_frames
 from osvos_tf.config import FineTuneConfig, config_to_dict
 from osvos_tf.evaluation import default_davis_root
-from osvos_tf.frames import list_frames
+from osvos_tf.frames import list_frames, read_frame
 
 
 def _override(text: str) -> tuple[str, object]:
@@ -66,7 +66,8 @@ def main(argv=None) -> int:
 
     curve: dict[int, list[float]] = {c: [] for c in counts}
     for seq in sequences:
-        frames, annotations = sampled_frames(root, seq)
+        paths, annotations = sampled_frames(root, seq)
+        frames = [read_frame(f) for f in paths]  # decoded once, scored at every count
         first = list_frames(root / "JPEGImages" / "480p" / seq)[0]
         osvos = OSVOS(checkpoint=args.checkpoint, config=config)
         steps_start = time.perf_counter()
