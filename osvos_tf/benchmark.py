@@ -32,6 +32,11 @@ With several snapping modes (``snap=["none", "bilateral", "contours"]``), each s
 segmented once and ``DIR/<mode>/`` is a complete run folder of the layout above for each mode (its
 ``segment_seconds`` counts the shared network time plus that mode's own snapping and PNG writing).
 
+With several budgets (``preset=["default", "accurate"]`` or ``iterations=[0, 50, 200]``), each sequence is
+fine-tuned once, for the largest, and segmented after each budget's number of updates; ``DIR/<preset>/`` or
+``DIR/iterations-N/`` is then a complete run folder for each budget (``DIR/<budget>/<mode>/`` with several
+modes too), whose settings and ``fit_seconds`` are those of that budget alone.
+
 A sequence is *finished* when timing.json records it with its frame count and all its PNGs exist; finished
 sequences are skipped when the same command is run again, anything else is redone from scratch.
 """
@@ -341,12 +346,13 @@ def _snap_settings(mode: str, contour_params, bilateral_params) -> dict | None:
 
 
 def run_davis(davis_root: str | os.PathLike, out_dir: str | os.PathLike, sequences: Iterable[str] | None = None,
-              image_set: str = "val", preset: str | None = None, iterations: int | None = None,
+              image_set: str = "val", preset: str | Sequence[str] | None = None,
+              iterations: int | Sequence[int] | None = None,
               checkpoint: str | os.PathLike | None = None, snap: str | Sequence[str] = "none", evaluate: bool = True,
               compute_t: bool = True, workers: int = 2, progress: bool = True, log: TextIO | bool = True,
               stream: TextIO | None = None, osvos=None, contour_params=None, bilateral_params=None,
               freeze_blocks: int | None = None, compute_dtype: str | None = None
-              ) -> "DavisRun | dict[str, DavisRun]":
+              ) -> "DavisRun | dict[str, DavisRun] | dict[str, dict[str, DavisRun]]":
     """Run OSVOS on DAVIS sequences: fine-tune on frame 0, segment every frame, snap, time it, evaluate.
 
     Every input is checked before anything is written; then the run folder gets timing.json at once, each
@@ -361,7 +367,12 @@ def run_davis(davis_root: str | os.PathLike, out_dir: str | os.PathLike, sequenc
         sequences: names to run (default: :func:`list_davis_sequences` of ``image_set``).
         image_set: 'val' or 'train' (only used when ``sequences`` is None).
         preset, iterations: the fine-tuning budget (see :func:`finetune_config`); ``iterations=0`` segments
-            with the network as loaded.
+            with the network as loaded. A list of presets or of iteration counts (the paper's Figure 8)
+            fine-tunes each sequence once, for the largest budget, and segments it after each budget's number
+            of updates, which gives the same network as a run of that budget alone (the updates do not
+            depend on the total); each budget's run folder is ``out_dir/<preset>/`` or
+            ``out_dir/iterations-N/``, with that budget's own settings and fine-tuning time, so it can be
+            resumed or evaluated on its own.
         checkpoint: parent checkpoint (default: the shipped parent, else the base weights).
         snap: a mode of :data:`osvos_tf.snapping.SNAP_MODES` ('none', 'contours', 'bilateral'), or a list of
             modes: each sequence is then fine-tuned and segmented once and every mode's masks are written
@@ -383,7 +394,9 @@ def run_davis(davis_root: str | os.PathLike, out_dir: str | os.PathLike, sequenc
             :data:`~osvos_tf.snapping.CALIBRATED_BILATERAL`).
 
     Returns:
-        A :class:`DavisRun` when ``snap`` is one mode (a string); ``{mode: DavisRun}`` for a list of modes.
+        A :class:`DavisRun` when ``snap`` is one mode (a string) and the budget one preset / count;
+        ``{mode: DavisRun}`` for a list of modes, ``{budget: DavisRun}`` for a list of budgets,
+        ``{budget: {mode: DavisRun}}`` for both (folders ``out_dir/<budget>/<mode>/``).
 
     Raises:
         FileNotFoundError: missing DAVIS root, sequence, first-frame annotation or checkpoint.
@@ -406,9 +419,11 @@ def run_davis(davis_root: str | os.PathLike, out_dir: str | os.PathLike, sequenc
             raise ValueError(f"The OSVOS passed computes in {osvos.config.compute_dtype}, not {compute_dtype}; "
                              "pass one or the other.")
         base = dataclasses.replace(base, compute_dtype=compute_dtype)
-    preset_name, config = finetune_config(preset, iterations, base=base)
+    budgets = _budgets(preset, iterations, base)  # {folder name: (preset name, config)}
     # record the dtype this machine runs ('auto' differs between CPUs, so a resume elsewhere is refused)
-    config = dataclasses.replace(config, compute_dtype=resolve_compute_dtype(config.compute_dtype))
+    budgets = {b: (name, dataclasses.replace(c, compute_dtype=resolve_compute_dtype(c.compute_dtype)))
+               for b, (name, c) in budgets.items()}
+    config = max((c for _, c in budgets.values()), key=lambda c: c.iterations)  # the one fine-tuning run
     if not 0 <= config.freeze_blocks <= 4:
         raise ValueError(f"freeze_blocks must be 0..4, got {config.freeze_blocks}.")
     davis_root = Path(davis_root)
@@ -437,33 +452,44 @@ def run_davis(davis_root: str | os.PathLike, out_dir: str | os.PathLike, sequenc
     source = osvos.source if osvos is not None else _checkpoint_source(checkpoint)
     if osvos is not None and checkpoint is not None and source != _checkpoint_source(checkpoint):
         raise ValueError(f"The OSVOS passed uses {source}, not the checkpoint {checkpoint}; pass one or the other.")
-    multi = not (snap is None or isinstance(snap, str))
-    if multi and out_dir.exists():
+    multi_mode = not (snap is None or isinstance(snap, str))
+    multi_budget = not (isinstance(preset, (str, type(None))) and isinstance(iterations, (int, np.integer, type(None))))
+    if (multi_mode or multi_budget) and out_dir.exists():
         if not out_dir.is_dir():
             raise FileExistsError(f"Output path {out_dir} exists and is not a folder; choose a folder for --out.")
-        foreign = [p.name for p in out_dir.iterdir() if p.name not in modes]
+        names = list(budgets) if multi_budget else modes
+        foreign = [p.name for p in out_dir.iterdir() if p.name not in names]
         if foreign:
-            raise FileExistsError(f"Output folder {out_dir} holds {', '.join(sorted(foreign)[:5])}, but a run with "
-                                  f"several snapping modes writes only the sub-folders {', '.join(modes)}; choose a "
-                                  "new or empty --out (or the folder of the run you want to resume).")
-    folders = {m: (out_dir / m if multi else out_dir) for m in modes}
+            raise FileExistsError(f"Output folder {out_dir} holds {', '.join(sorted(foreign)[:5])}, but this run "
+                                  f"writes only the sub-folders {', '.join(names)}; choose a new or empty --out (or "
+                                  "the folder of the run you want to resume).")
+    # one run folder per (budget, mode): DIR[/<budget>][/<mode>]
+    variants = [(b, m) for b in budgets for m in modes]
+    folders = {(b, m): out_dir / (b if multi_budget else "") / (m if multi_mode else "") for b, m in variants}
     timings = {}
-    for m in modes:
-        settings = {"checkpoint": source, "preset": preset_name, "iterations": config.iterations, "snap": m,
+    for b, m in variants:
+        name, budget_config = budgets[b]
+        settings = {"checkpoint": source, "preset": name, "iterations": budget_config.iterations, "snap": m,
                     "set": image_set if sequences is None else None, "davis_root": str(davis_root.resolve()),
-                    "fine_tune_config": config_to_dict(config)}
+                    "fine_tune_config": config_to_dict(budget_config)}
         snap_params = _snap_settings(m, contour_params, bilateral_params)
         if snap_params is not None:
             settings["snap_params"] = snap_params
         settings = json.loads(json.dumps(settings))  # as stored in timing.json (tuples become lists)
-        timings[m] = _open_run_dir(folders[m], settings)
-    todo = {s: [m for m in modes if not _is_finished(folders[m], timings[m], s, inputs[s][0])] for s in seqs}
-    for s, ms in todo.items():
-        for m in ms:
-            _clear_stale(folders[m], s)
-    for m in modes:
-        folders[m].mkdir(parents=True, exist_ok=True)
-        _write_json_atomic(folders[m] / TIMING_FILE, timings[m])
+        if multi_budget and (out_dir / b).exists() and multi_mode:
+            foreign = [p.name for p in (out_dir / b).iterdir() if p.name not in modes]
+            if foreign:
+                raise FileExistsError(f"Output folder {out_dir / b} holds {', '.join(sorted(foreign)[:5])}, but "
+                                      f"this run writes only the sub-folders {', '.join(modes)} there; choose a "
+                                      "new or empty --out.")
+        timings[b, m] = _open_run_dir(folders[b, m], settings)
+    todo = {s: [v for v in variants if not _is_finished(folders[v], timings[v], s, inputs[s][0])] for s in seqs}
+    for s, vs in todo.items():
+        for v in vs:
+            _clear_stale(folders[v], s)
+    for v in variants:
+        folders[v].mkdir(parents=True, exist_ok=True)
+        _write_json_atomic(folders[v] / TIMING_FILE, timings[v])
 
     log_stream = sys.stderr if log is True else (log or None)
 
@@ -472,13 +498,13 @@ def run_davis(davis_root: str | os.PathLike, out_dir: str | os.PathLike, sequenc
             print(f"[run_davis] {text}", file=log_stream, flush=True)
 
     snappers = None
-    ran, skipped = {m: [] for m in modes}, {m: [] for m in modes}
+    ran, skipped = {v: [] for v in variants}, {v: [] for v in variants}
     for k, seq in enumerate(seqs, start=1):
         frames, mask = inputs[seq]
         head = f"sequence {k}/{len(seqs)} {seq}"
-        for m in modes:
-            if m not in todo[seq]:
-                skipped[m].append(seq)
+        for v in variants:
+            if v not in todo[seq]:
+                skipped[v].append(seq)
         if not todo[seq]:
             say(f"{head}: finished in an earlier run, skipped")
             continue
@@ -486,41 +512,95 @@ def run_davis(davis_root: str | os.PathLike, out_dir: str | os.PathLike, sequenc
             osvos = OSVOS(checkpoint=source, config=config)  # also 'base:hed' / 'base:imagenet'
         if snappers is None:
             snappers = _build_snappers(modes, contour_params, bilateral_params)
+        needed = sorted({budgets[b][1].iterations for b, _ in todo[seq]})
         say(f"{head} ({len(frames)} frames): " +
-            (f"fine-tuning {config.iterations} iterations" if config.iterations else "no fine-tuning"))
-        if config.iterations:
-            state = osvos.fit_one_shot(frames[0], mask, iterations=config.iterations, progress=progress)
-            fit_seconds, done_iterations = state.seconds, state.iterations
-        else:
-            osvos.reset()
-            fit_seconds, done_iterations = 0.0, 0
-        records = _segment_sequence(osvos, snappers, frames, {m: folders[m] for m in todo[seq]}, seq, progress)
+            (f"fine-tuning {needed[-1]} iterations" if needed[-1] else "no fine-tuning") +
+            (f", segmenting after {', '.join(map(str, needed))}" if len(needed) > 1 else ""))
+        states = {}
+        if needed[-1]:
+            final = osvos.fit_one_shot(frames[0], mask, iterations=needed[-1], progress=progress,
+                                       keep_at=[n for n in needed[:-1] if n])
+            states = {**final.earlier, final.iterations: final}
         texts = []
-        for m, rec in records.items():
-            timings[m]["sequences"][seq] = {
-                "frames": len(frames), "iterations": done_iterations, "fit_seconds": round(fit_seconds, 3),
-                "segment_seconds": round(rec["seconds"], 3),
-                "ms_per_frame": round(1000.0 * rec["seconds"] / len(frames), 2),
-                "snap_ms_per_frame": rec["snap_ms_per_frame"],
-                "total_seconds": round(fit_seconds + rec["seconds"], 3),
-                "finished": datetime.datetime.now().isoformat(timespec="seconds"),
-            }
-            _write_json_atomic(folders[m] / TIMING_FILE, timings[m])
-            ran[m].append(seq)
-            texts.append(f"{m} {1000.0 * rec['seconds'] / len(frames):.0f}")
-        fit_text = f"fine-tuning {fit_seconds:.1f} s" if config.iterations else "no fine-tuning"
-        say(f"{head}: {fit_text}, segmentation ms/frame (incl. snapping and PNG): {', '.join(texts)}")
+        for b in budgets:
+            n = budgets[b][1].iterations
+            todo_modes = [m for bb, m in todo[seq] if bb == b]
+            if not todo_modes:
+                continue
+            if n:
+                state = states.get(n)
+                if state is None:
+                    raise RuntimeError(f"Fine-tuning {seq} stopped after {final.iterations} of {n} updates.")
+                fit_seconds, done_iterations = state.seconds, state.iterations
+            else:
+                osvos.reset()  # segment with the parent
+                state, fit_seconds, done_iterations = None, 0.0, 0
+            records = _segment_sequence(osvos, state, snappers, frames, {m: folders[b, m] for m in todo_modes},
+                                        seq, progress)
+            for m, rec in records.items():
+                timings[b, m]["sequences"][seq] = {
+                    "frames": len(frames), "iterations": done_iterations, "fit_seconds": round(fit_seconds, 3),
+                    "segment_seconds": round(rec["seconds"], 3),
+                    "ms_per_frame": round(1000.0 * rec["seconds"] / len(frames), 2),
+                    "snap_ms_per_frame": rec["snap_ms_per_frame"],
+                    "total_seconds": round(fit_seconds + rec["seconds"], 3),
+                    "finished": datetime.datetime.now().isoformat(timespec="seconds"),
+                }
+                _write_json_atomic(folders[b, m] / TIMING_FILE, timings[b, m])
+                ran[b, m].append(seq)
+                fit_text = f"fine-tuning {fit_seconds:.1f} s" if n else "no fine-tuning"
+                label = " ".join(x for x in (b if multi_budget else "", m if multi_mode else "") if x)
+                texts.append(f"{label + ': ' if label else ''}{fit_text}, "
+                             f"{1000.0 * rec['seconds'] / len(frames):.0f} ms/frame")
+        say(f"{head}: " + "; ".join(texts) + " (segmentation incl. snapping and PNG)")
 
     runs = {}
-    for m in modes:
+    for b, m in variants:
         results = None
         if evaluate:
-            if multi:
-                print(f"\nsnap = {m}:", file=stream or sys.stdout, flush=True)
-            results = evaluate_run(davis_root, folders[m], compute_t=compute_t, workers=workers, progress=progress,
-                                   stream=stream)
-        runs[m] = DavisRun(folders[m], timings[m], results, ran[m], skipped[m], m)
-    return runs if multi else runs[modes[0]]
+            if multi_mode or multi_budget:
+                label = " ".join(x for x in ((f"budget = {b}" if multi_budget else ""),
+                                             (f"snap = {m}" if multi_mode else "")) if x)
+                print(f"\n{label}:", file=stream or sys.stdout, flush=True)
+            results = evaluate_run(davis_root, folders[b, m], compute_t=compute_t, workers=workers,
+                                   progress=progress, stream=stream)
+        runs[b, m] = DavisRun(folders[b, m], timings[b, m], results, ran[b, m], skipped[b, m], m)
+    if multi_budget and multi_mode:
+        return {b: {m: runs[b, m] for m in modes} for b in budgets}
+    if multi_budget:
+        return {b: runs[b, modes[0]] for b in budgets}
+    if multi_mode:
+        return {m: runs[next(iter(budgets)), m] for m in modes}
+    return runs[next(iter(budgets)), modes[0]]
+
+
+def _budgets(preset, iterations, base: FineTuneConfig) -> dict:
+    """``{folder name: (preset name or None, FineTuneConfig)}`` for one or several presets / iteration counts.
+
+    The folder name is the preset's name, or ``iterations-N``. Several budgets must differ only in
+    ``iterations`` (they share one fine-tuning run).
+    """
+    if preset is not None and iterations is not None:
+        finetune_config(preset, iterations, base)  # raises the 'not both' error
+    several = [p for p in ([preset] if preset is None or isinstance(preset, str) else list(preset))]
+    if iterations is not None:
+        counts = [iterations] if isinstance(iterations, (int, np.integer)) else list(iterations)
+        entries = [(f"iterations-{int(n)}", finetune_config(None, n, base)) for n in counts]
+    else:
+        entries = [(p or "default", finetune_config(p, None, base)) for p in several]
+    if not entries:
+        raise ValueError("Give at least one preset or number of iterations.")
+    counts = [c.iterations for _, (_, c) in entries]
+    if len(set(counts)) != len(counts):
+        raise ValueError(f"Budgets {[name for name, _ in entries]} repeat a number of iterations ({counts}); "
+                         "give each once.")
+    budgets = dict(entries)
+    first = next(iter(budgets.values()))[1]
+    for b, (_, c) in budgets.items():
+        if dataclasses.replace(c, iterations=first.iterations) != first:
+            raise ValueError(f"Budget {b} differs from {next(iter(budgets))} in more than the number of "
+                             "iterations, so they cannot share one fine-tuning run; run them separately.")
+    return budgets
 
 
 def _build_snappers(modes: Sequence[str], contour_params, bilateral_params) -> dict:
@@ -529,9 +609,10 @@ def _build_snappers(modes: Sequence[str], contour_params, bilateral_params) -> d
     return {m: Snapper(m, contours=contour_params, bilateral=bilateral_params) for m in modes}
 
 
-def _segment_sequence(osvos, snappers: dict, frames: Sequence[Path], folders: dict, seq: str,
+def _segment_sequence(osvos, state, snappers: dict, frames: Sequence[Path], folders: dict, seq: str,
                       progress: bool) -> dict:
-    """Segment ``frames`` once and write each mode's masks to ``folders[mode]/<seq>`` (via .partial).
+    """Segment ``frames`` once with ``state`` and write each mode's masks to ``folders[mode]/<seq>`` (via
+    .partial).
 
     Returns ``{mode: {'seconds': s, 'snap_ms_per_frame': {...}}}``: the shared reading + network time plus
     that mode's snapping and PNG writing, as if the mode had run alone.
@@ -546,7 +627,7 @@ def _segment_sequence(osvos, snappers: dict, frames: Sequence[Path], folders: di
     before = {m: dict(snappers[m].seconds) for m in folders}
     bar = Progress(len(frames), "segment", enabled=progress)
     start = time.perf_counter()
-    for path, (frame, probs) in zip(frames, osvos.segment_frames(frames)):
+    for path, (frame, probs) in zip(frames, osvos.segment_frames(frames, state)):
         for m, partial in partials.items():
             t0 = time.perf_counter()
             write_mask(partial / f"{path.stem}.png", snappers[m](frame, probs))

@@ -57,6 +57,9 @@ class VideoState:
         iterations: updates done; seconds: fine-tuning wall time; losses: loss per update.
         stopped_by_budget: True if ``time_budget_s`` ended the fine-tuning early.
         step_seconds: wall time of each update (the first of each augmented image size includes tracing).
+        earlier: ``{n: VideoState}``, the network after n updates for each n of ``fit(keep_at=...)`` below
+            ``iterations``; each is what a fit with ``iterations=n`` would have given (same seed), with its
+            own ``config.iterations == n`` and ``seconds`` (the wall time up to update n).
     """
 
     weights: dict
@@ -67,6 +70,7 @@ class VideoState:
     losses: list
     stopped_by_budget: bool = False
     step_seconds: list = dataclasses.field(default_factory=list)
+    earlier: dict = dataclasses.field(default_factory=dict)
 
 
 class OSVOS:
@@ -180,7 +184,8 @@ class OSVOS:
     def fit(self, frames: Sequence, masks: Sequence, iterations: int | None = None,
             time_budget_s: float | None = None, log_dir: str | os.PathLike | None = None,
             progress: bool = True, seed: int | None = None,
-            callback: Callable[[int, Callable], object] | None = None) -> VideoState:
+            callback: Callable[[int, Callable], object] | None = None,
+            keep_at: Iterable[int] = ()) -> VideoState:
         """Fine-tune a copy of the parent on several annotated frames (the paper's Table 4 refinement).
 
         Args:
@@ -194,6 +199,9 @@ class OSVOS:
                 foreground probabilities, float32 (H, W) in [0, 1], of the network as it is after n updates
                 (e.g. a learning curve in one run: ``benchmarks/finetune_curve.py``). Its time counts towards
                 ``time_budget_s``.
+            keep_at: update counts at which to keep a copy of the network as well, in
+                :attr:`VideoState.earlier` (e.g. several budgets from one fine-tuning: the updates do not
+                depend on the number of iterations). Counts beyond the updates done are ignored.
 
         Returns:
             The new :class:`VideoState`, also kept as :attr:`state` for :meth:`segment`.
@@ -227,20 +235,32 @@ class OSVOS:
                                          seed=config.seed if seed is None else int(seed))
         if config.iterations < 0:
             raise ValueError(f"iterations must be >= 0, got {config.iterations}.")
+        keep = set()
+        for n in keep_at:
+            if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
+                raise ValueError(f"keep_at takes positive update counts, got {n!r}.")
+            keep.add(int(n))
         self._load(None)
         self._loaded = "training"  # the model is being modified: no VideoState matches it
-        hook = None
-        if callback is not None:
-            predict = self._predict_fn()  # self._model is the network being trained
+        kept: dict[int, tuple[dict, float]] = {}
+        predict = self._predict_fn() if callback is not None else None  # on the network being trained
 
-            def probs(frame) -> np.ndarray:
-                return predict(read_frame(frame)).numpy()
+        def probs(frame) -> np.ndarray:
+            return predict(read_frame(frame)).numpy()
 
-            def hook(n: int) -> None:
+        def hook(n: int, seconds: float) -> None:
+            if n in keep and n < config.iterations:
+                kept[n] = (self._snapshot(), seconds)
+            if callback is not None:
                 callback(n, probs)
-        history = finetune(self._model, frames_np, masks_np, config, time_budget_s, log_dir, progress, hook)
-        state = VideoState(self._snapshot(), tuple(m.shape for m in masks_np), config, history.iterations,
-                           history.seconds, history.losses, history.stopped_by_budget, history.step_seconds)
+        history = finetune(self._model, frames_np, masks_np, config, time_budget_s, log_dir, progress,
+                           hook if callback is not None or keep else None)
+        shapes = tuple(m.shape for m in masks_np)
+        earlier = {n: VideoState(weights, shapes, dataclasses.replace(config, iterations=n), n, seconds,
+                                 history.losses[:n], False, history.step_seconds[:n])
+                   for n, (weights, seconds) in sorted(kept.items())}
+        state = VideoState(self._snapshot(), shapes, config, history.iterations, history.seconds,
+                           history.losses, history.stopped_by_budget, history.step_seconds, earlier)
         self._loaded = state
         self.state = state
         return state

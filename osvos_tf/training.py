@@ -142,7 +142,7 @@ def make_update_fn(model, optimizer: GroupedOptimizer):
 
 def finetune(model, frames: Sequence[np.ndarray], masks: Sequence[np.ndarray], config: FineTuneConfig,
              time_budget_s: float | None = None, log_dir: str | os.PathLike | None = None,
-             progress: bool = True, callback: Callable[[int], object] | None = None) -> FitHistory:
+             progress: bool = True, callback: Callable[[int, float], object] | None = None) -> FitHistory:
     """Fine-tune ``model`` in place on annotated frames, with the original one-shot recipe.
 
     Each update takes one augmented copy (random scale from ``config.scales``, random flip) of one
@@ -157,9 +157,10 @@ def finetune(model, frames: Sequence[np.ndarray], masks: Sequence[np.ndarray], c
         log_dir: write TensorBoard scalars (loss, learning rate) and images (input, mask, prediction)
             there, with the config as ``config.json``.
         progress: show a progress bar on stderr.
-        callback: called as ``callback(n)`` after update n (1-based), while ``model`` holds the weights of
-            that point (e.g. to evaluate a learning curve in one run). Its time counts towards
-            ``time_budget_s`` but not towards the step times.
+        callback: called as ``callback(n, seconds)`` after update n (1-based), while ``model`` holds the
+            weights of that point (e.g. to evaluate a learning curve in one run); ``seconds`` is the wall
+            time of the fine-tuning so far without the callbacks' own time. The callbacks' time counts
+            towards ``time_budget_s`` and the returned ``seconds``, not towards the step times.
     """
     rng = np.random.default_rng(config.seed)
     variants = [v for f, m in zip(frames, masks) for v in augmented_variants(f, m, config.scales, config.flip)]
@@ -193,6 +194,7 @@ def finetune(model, frames: Sequence[np.ndarray], masks: Sequence[np.ndarray], c
     losses: list[float] = []
     step_seconds: list[float] = []
     start = time.perf_counter()
+    callback_seconds = 0.0
     stopped = False
     for it in range(config.iterations):
         if time_budget_s is not None and time.perf_counter() - start >= time_budget_s:
@@ -215,7 +217,9 @@ def finetune(model, frames: Sequence[np.ndarray], masks: Sequence[np.ndarray], c
                     log_images(model, image, label)
         bar.update(status=f"loss {loss:.4f}")
         if callback is not None:
-            callback(it + 1)
+            called = time.perf_counter()
+            callback(it + 1, called - start - callback_seconds)
+            callback_seconds += time.perf_counter() - called
     bar.close()
     if writer is not None:
         writer.flush()

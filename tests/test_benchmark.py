@@ -191,6 +191,63 @@ def test_run_writes_masks_timing_results_and_resumes(tmp_path, tiny_davis, osvos
     assert set(json.loads((out / "timing.json").read_text())["sequences"]) == set(SEQS)
 
 
+def test_several_budgets_share_one_finetuning_and_equal_separate_runs(tmp_path, tiny_davis, osvos):
+    """iterations=[0, 2, 3]: one 3-update fine-tuning per sequence, segmented after 0, 2 and 3 updates, into
+    DIR/iterations-N/. Each folder holds the masks of a run of that budget alone, byte for byte, and its
+    settings, so the single-budget call resumes it as finished."""
+    import io
+
+    out = tmp_path / "multi"
+    log = io.StringIO()
+    runs = benchmark.run_davis(tiny_davis, out, sequences=["seq-a"], iterations=[0, 2, 3], workers=1,
+                               compute_t=False, progress=False, log=log, osvos=osvos)
+    assert list(runs) == ["iterations-0", "iterations-2", "iterations-3"]
+    assert sorted(p.name for p in out.iterdir()) == list(runs)
+    assert "fine-tuning 3 iterations, segmenting after 0, 2, 3" in log.getvalue()
+    assert log.getvalue().count("fine-tuning 3 iterations") == 1 and "iterations-0: no fine-tuning" in log.getvalue()
+    seconds = {}
+    for name, n in (("iterations-0", 0), ("iterations-2", 2), ("iterations-3", 3)):
+        run = runs[name]
+        assert run.out_dir == out / name and run.ran == ["seq-a"] and run.results["sequences"].keys() == {"seq-a"}
+        timing = json.loads((out / name / "timing.json").read_text())
+        assert timing["settings"]["iterations"] == n and timing["sequences"]["seq-a"]["iterations"] == n
+        seconds[n] = timing["sequences"]["seq-a"]["fit_seconds"]
+        alone = tmp_path / f"alone-{n}"
+        benchmark.run_davis(tiny_davis, alone, sequences=["seq-a"], iterations=n, evaluate=False,
+                            progress=False, log=False, osvos=osvos)
+        assert snapshot(out / name / "seq-a") == snapshot(alone / "seq-a"), name
+        settings = json.loads((alone / "timing.json").read_text())["settings"]
+        assert settings == timing["settings"]
+        again = benchmark.run_davis(tiny_davis, out / name, sequences=["seq-a"], iterations=n, evaluate=False,
+                                    progress=False, log=False, osvos=osvos)
+        assert again.skipped == ["seq-a"] and again.ran == []
+    assert seconds[0] == 0 and 0 < seconds[2] < seconds[3]
+    # presets name their folders; with several snapping modes the folders nest
+    both = benchmark.run_davis(tiny_davis, tmp_path / "nested", sequences=["seq-a"], iterations=[1, 2],
+                               snap=["none", "bilateral"], evaluate=False, progress=False, log=False, osvos=osvos)
+    assert set(both) == {"iterations-1", "iterations-2"} and set(both["iterations-1"]) == {"none", "bilateral"}
+    assert (tmp_path / "nested" / "iterations-2" / "bilateral" / "seq-a" / "00004.png").is_file()
+    assert list(benchmark._budgets(["fast", "accurate"], None, FineTuneConfig())) == ["fast", "accurate"]
+
+
+def test_bad_budgets_are_refused_before_anything_is_written(tmp_path, tiny_davis, osvos):
+    out = tmp_path / "out"
+    with pytest.raises(ValueError, match="repeat a number of iterations"):
+        benchmark.run_davis(tiny_davis, out, iterations=[2, 2], log=False, osvos=osvos)
+    with pytest.raises(ValueError, match="not both"):
+        benchmark.run_davis(tiny_davis, out, preset=["fast"], iterations=[2], log=False, osvos=osvos)
+    with pytest.raises(ValueError, match="known presets"):
+        benchmark.run_davis(tiny_davis, out, preset=["fast", "slow"], log=False, osvos=osvos)
+    with pytest.raises(ValueError, match="at least one"):
+        benchmark.run_davis(tiny_davis, out, iterations=[], log=False, osvos=osvos)
+    assert not out.exists()
+    out.mkdir()
+    (out / "notes.txt").write_text("mine")
+    with pytest.raises(FileExistsError, match="notes.txt.*iterations-1, iterations-2"):
+        benchmark.run_davis(tiny_davis, out, iterations=[1, 2], log=False, osvos=osvos)
+    assert snapshot(out) == {"notes.txt": b"mine"}
+
+
 def test_interrupted_sequence_folder_with_foreign_files_is_not_deleted(tmp_path, tiny_davis, osvos):
     out = tmp_path / "run"
     benchmark.run_davis(tiny_davis, out, sequences=["seq-a"], iterations=0, evaluate=False, progress=False,
@@ -222,9 +279,17 @@ def test_run_davis_tool_end_to_end(tmp_path, tiny_davis):
                  "--workers", 1, "--quiet", "--no-t")
     assert r.returncode == 0, r.stderr
     assert "finished in an earlier run, skipped" in r.stderr and "Overall" in r.stdout
+    # several budgets: one folder each
+    r = run_tool("run_davis.py", "--davis", tiny_davis, "--out", tmp_path / "budgets", "--sequences", "seq-b",
+                 "--iterations", "0,1", "--no-eval", "--quiet")
+    assert r.returncode == 0, r.stderr
+    assert sorted(p.name for p in (tmp_path / "budgets").iterdir()) == ["iterations-0", "iterations-1"]
+    assert len(list((tmp_path / "budgets" / "iterations-1" / "seq-b").glob("*.png"))) == N_FRAMES
 
 
 def test_run_davis_tool_errors(tmp_path, tiny_davis):
+    r = run_tool("run_davis.py", "--davis", tiny_davis, "--out", tmp_path / "o", "--iterations", "2,x")
+    assert r.returncode == 2 and "--iterations takes integers separated by commas, got '2,x'" in r.stderr
     r = run_tool("run_davis.py", "--davis", tiny_davis, "--out", tmp_path / "o", "--snap", "boundary")
     assert r.returncode == 2 and "Unknown snapping mode" in r.stderr
     r = run_tool("run_davis.py", "--davis", tiny_davis, "--out", tmp_path / "o", "--preset", "fast",

@@ -183,3 +183,30 @@ def test_fit_callback_sees_the_network_after_each_update(clip, tmp_path):
     assert at3["probs"].dtype == np.float32 and at3["probs"].shape == masks[1].shape
     np.testing.assert_allclose(at3["probs"], reference, atol=1e-4)
     assert np.abs(after5 - reference).max() > 1e-3  # later updates changed it: the callback saw update 3
+
+
+def test_fit_keeps_earlier_states_equal_to_shorter_runs(clip, tmp_path):
+    """fit(keep_at=[2]) keeps the network after update 2 in state.earlier[2]: the same weights, losses and
+    predictions as a separate 2-update fit from the same parent and seed, with its own config and time."""
+    frames, masks = clip
+    parent = OSVOS.from_base_weights("hed").save(tmp_path / "parent.h5")
+    osvos = OSVOS(checkpoint=parent, config=FineTuneConfig(iterations=4))
+    state = osvos.fit_one_shot(frames[0], masks[0], progress=False, keep_at=[2, 4, 9])
+    assert set(state.earlier) == {2}  # 4 is the state itself, 9 was never reached
+    early = state.earlier[2]
+    assert early.iterations == 2 and early.config == dataclasses.replace(state.config, iterations=2)
+    assert early.losses == state.losses[:2] and early.step_seconds == state.step_seconds[:2]
+    assert 0 < early.seconds < state.seconds and early.earlier == {}
+    separate = OSVOS(checkpoint=parent, config=FineTuneConfig(iterations=2))
+    reference = separate.fit_one_shot(frames[0], masks[0], progress=False)
+    assert reference.losses == pytest.approx(early.losses, rel=1e-5)
+    for name, arrays in reference.weights.items():
+        for got, want in zip(early.weights[name], arrays):
+            np.testing.assert_allclose(got, want, atol=1e-6, err_msg=name)
+    probs_early = next(iter(osvos.segment(frames[1:2], state=early)))
+    probs_final = next(iter(osvos.segment(frames[1:2])))  # the final state is still the current one
+    np.testing.assert_allclose(probs_early, next(iter(separate.segment(frames[1:2]))), atol=1e-5)
+    assert np.abs(probs_final - probs_early).max() > 1e-3
+    for bad in (0, -1, 2.5, True):
+        with pytest.raises(ValueError, match="keep_at takes positive update counts"):
+            osvos.fit_one_shot(frames[0], masks[0], progress=False, keep_at=[bad])

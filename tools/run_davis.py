@@ -2,7 +2,7 @@
 """Run OSVOS on DAVIS-2016 sequences: fine-tune on frame 0, segment every frame, time it, evaluate.
 
     python tools/run_davis.py --davis ROOT --out DIR [--sequences a,b,...] [--set val]
-                              [--preset fast|default|accurate | --iterations N] [--freeze-blocks K]
+                              [--preset fast|default|accurate[,...] | --iterations N[,...]] [--freeze-blocks K]
                               [--compute-dtype auto|float32|bfloat16]
                               [--checkpoint PATH]
                               [--snap none|contours|bilateral|none,bilateral,contours]
@@ -10,7 +10,9 @@
 
 Writes DIR/<sequence>/<frame>.png (0/255), DIR/timing.json (after every sequence) and DIR/results.json, and
 prints the J/F/T table. With several --snap modes, each sequence is fine-tuned and segmented once and
-each mode's run folder is DIR/<mode>/. Running the same command again resumes: finished sequences are skipped. All the
+each mode's run folder is DIR/<mode>/. With several budgets (--preset fast,default,accurate or
+--iterations 0,50,200), each sequence is fine-tuned once for the largest and segmented after each budget's
+number of updates: DIR/<preset>/ or DIR/iterations-N/ (then DIR/<budget>/<mode>/ with several modes). Running the same command again resumes: finished sequences are skipped. All the
 work is done by osvos_tf.benchmark.run_davis.
 """
 
@@ -39,9 +41,10 @@ def main(argv=None):
     budget = parser.add_mutually_exclusive_group()
     budget.add_argument("--preset", default=None,
                         help=f"fine-tuning preset: {', '.join(f'{k} ({v})' for k, v in PRESETS.items())}"
-                             " (default: default)")
-    budget.add_argument("--iterations", type=int, default=None,
-                        help="fine-tuning updates (0 = no fine-tuning, the network as loaded)")
+                             ", or several separated by commas (default: default)")
+    budget.add_argument("--iterations", default=None,
+                        help="fine-tuning updates (0 = no fine-tuning, the network as loaded), or several "
+                             "separated by commas")
     parser.add_argument("--freeze-blocks", type=int, default=None,
                         help="VGG blocks 1..N kept fixed while fine-tuning (default: the preset's, 0)")
     parser.add_argument("--compute-dtype", default=None, choices=COMPUTE_DTYPES,
@@ -63,6 +66,16 @@ def main(argv=None):
     sequences = None
     if args.sequences is not None:
         sequences = [s.strip() for s in args.sequences.split(",") if s.strip()]
+    preset, iterations = args.preset, args.iterations
+    if preset is not None:
+        preset = [p.strip() for p in preset.split(",") if p.strip()]
+        preset = preset[0] if len(preset) == 1 else preset
+    if iterations is not None:
+        try:
+            iterations = [int(n) for n in iterations.split(",") if n.strip()]
+        except ValueError:
+            parser.exit(2, f"error: --iterations takes integers separated by commas, got {args.iterations!r}\n")
+        iterations = iterations[0] if len(iterations) == 1 else iterations
     snap = [m.strip() for m in args.snap.split(",") if m.strip()]
     snap = snap[0] if len(snap) == 1 else snap
     contour_params = None
@@ -71,7 +84,7 @@ def main(argv=None):
     try:
         benchmark.run_davis(
             args.davis if args.davis else evaluation.default_davis_root(), args.out, sequences=sequences,
-            image_set=args.image_set, preset=args.preset, iterations=args.iterations, checkpoint=args.checkpoint,
+            image_set=args.image_set, preset=preset, iterations=iterations, checkpoint=args.checkpoint,
             snap=snap, contour_params=contour_params, freeze_blocks=args.freeze_blocks,
             compute_dtype=args.compute_dtype, evaluate=not args.no_eval, compute_t=not args.no_t,
             workers=args.workers, progress=not args.quiet)
