@@ -56,7 +56,7 @@ from typing import Iterable, Sequence, TextIO
 import numpy as np
 
 from osvos_tf.config import FineTuneConfig, config_to_dict, finetune_config, resolve_compute_dtype
-from osvos_tf.osvos import BASE_CHECKPOINTS, OSVOS, default_parent_path
+from osvos_tf.osvos import OSVOS, parent_source
 
 
 TIMING_FILE = "timing.json"
@@ -87,29 +87,6 @@ class DavisRun:
     ran: list
     skipped: list
     snap: str = "none"
-
-
-# --------------------------------------------------------------------------------------------------
-# Settings
-# --------------------------------------------------------------------------------------------------
-def _checkpoint_source(checkpoint) -> str:
-    """The parent the run will use, as recorded in timing.json: an absolute path, 'base:hed' or 'base:imagenet'
-    (``checkpoint`` 'base', 'base:hed', 'base:imagenet': the bare VGG16 initialisation, no parent)."""
-    if isinstance(checkpoint, str) and checkpoint in BASE_CHECKPOINTS:
-        return "base:hed" if checkpoint == "base" else checkpoint
-    if checkpoint is not None:
-        path = Path(checkpoint)
-        if not path.is_file():
-            raise FileNotFoundError(f"Checkpoint not found: {path}. Pass an osvos_tf checkpoint (.h5) or leave "
-                                    "--checkpoint out to use the default parent.")
-        return str(path.resolve())
-    path = default_parent_path()
-    if path is None:
-        return "base:hed"
-    if not Path(path).is_file():
-        raise FileNotFoundError(f"The default parent checkpoint {path} (from $OSVOS_PARENT) does not exist; "
-                                "fix $OSVOS_PARENT or pass --checkpoint.")
-    return str(Path(path).resolve())
 
 
 # --------------------------------------------------------------------------------------------------
@@ -449,8 +426,8 @@ def run_davis(davis_root: str | os.PathLike, out_dir: str | os.PathLike, sequenc
         if unknown:
             raise ValueError(f"Sequences {unknown} are not in {davis_root / 'db_info.yaml'}, which the T measure "
                              "needs (eval_t); run without T (compute_t=False / --no-t).")
-    source = osvos.source if osvos is not None else _checkpoint_source(checkpoint)
-    if osvos is not None and checkpoint is not None and source != _checkpoint_source(checkpoint):
+    source = osvos.source if osvos is not None else parent_source(checkpoint)
+    if osvos is not None and checkpoint is not None and source != parent_source(checkpoint):
         raise ValueError(f"The OSVOS passed uses {source}, not the checkpoint {checkpoint}; pass one or the other.")
     multi_mode = not (snap is None or isinstance(snap, str))
     multi_budget = not (isinstance(preset, (str, type(None))) and isinstance(iterations, (int, np.integer, type(None))))
@@ -862,7 +839,7 @@ def calibrate_snapping(davis_root: str | os.PathLike, image_set: str = "train", 
                 samples.append((seq, inner[i], gt_path))
     if not samples:
         raise ValueError(f"No annotated frame to calibrate on in {davis_root} ({image_set}).")
-    source = _checkpoint_source(checkpoint)
+    source = parent_source(checkpoint)
     osvos = OSVOS(checkpoint=source, config=FineTuneConfig(iterations=0))
     contour_snapper = Snapper("contours")
     bilateral_snappers = {f"lam={lam:g},sigma_spatial={ss:g}": Snapper("bilateral", bilateral=BilateralParams(

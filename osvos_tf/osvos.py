@@ -46,6 +46,36 @@ def default_parent_path() -> Path | None:
     return DEFAULT_PARENT if DEFAULT_PARENT.is_file() else None
 
 
+def parent_source(checkpoint: str | os.PathLike | None = None, base_weights: str = "hed") -> str:
+    """Which parent ``OSVOS(checkpoint=..., base_weights=...)`` uses, as recorded in :attr:`OSVOS.source`.
+
+    Returns ``'base:hed'`` or ``'base:imagenet'`` (no parent: ``checkpoint`` is one of
+    :data:`BASE_CHECKPOINTS`, or None with no default parent) or the checkpoint's absolute path (``checkpoint``,
+    else :func:`default_parent_path`).
+
+    Raises:
+        FileNotFoundError: the checkpoint (or ``$OSVOS_PARENT``) names no file.
+        ValueError: ``base_weights`` is not 'hed' or 'imagenet'.
+    """
+    if base_weights not in ("hed", "imagenet"):
+        raise ValueError(f"base_weights must be 'hed' (offline) or 'imagenet' (downloads), got {base_weights!r}.")
+    if isinstance(checkpoint, str) and checkpoint in BASE_CHECKPOINTS:
+        return checkpoint if ":" in checkpoint else f"base:{base_weights}"
+    if checkpoint is not None:
+        path = Path(checkpoint)
+        if not path.is_file():
+            raise FileNotFoundError(f"Checkpoint not found: {path}. Pass an osvos_tf checkpoint (.h5), or none to "
+                                    "use the default parent.")
+        return str(path.resolve())
+    path = default_parent_path()
+    if path is None:
+        return f"base:{base_weights}"
+    if not path.is_file():
+        raise FileNotFoundError(f"The default parent checkpoint {path} (from $OSVOS_PARENT) does not exist; "
+                                "fix $OSVOS_PARENT or pass a checkpoint.")
+    return str(path.resolve())
+
+
 @dataclasses.dataclass
 class VideoState:
     """One video's fine-tuned network, kept apart from the parent.
@@ -105,19 +135,12 @@ class OSVOS:
         self.snapper = Snapper(snap, contours=contour_params, bilateral=bilateral_params)  # checks first
         self._model = build_osvos(side_outputs=self.config.side_loss_weight > 0,
                                   compute_dtype=self.config.compute_dtype)
-        if isinstance(checkpoint, str) and checkpoint in BASE_CHECKPOINTS:
-            base_weights = checkpoint.split(":", 1)[1] if ":" in checkpoint else base_weights
-            checkpoint = _BASE
-        if checkpoint is _BASE:
-            path = None
+        #: the parent: 'base:hed', 'base:imagenet' or a checkpoint's absolute path (see parent_source)
+        self.source = parent_source("base" if checkpoint is _BASE else checkpoint, base_weights)
+        if self.source.startswith("base:"):
+            load_vgg_weights(self._model, self.source.split(":", 1)[1])
         else:
-            path = Path(checkpoint) if checkpoint is not None else default_parent_path()
-        if path is not None:
-            load_checkpoint(self._model, path, strict=not self.config.side_loss_weight)
-            self.source = str(path)
-        else:
-            load_vgg_weights(self._model, base_weights)
-            self.source = f"base:{base_weights}"
+            load_checkpoint(self._model, self.source, strict=not self.config.side_loss_weight)
         self._parent = self._snapshot()
         self.state: VideoState | None = None
         self._loaded = None  # the VideoState whose weights are in self._model (None: the parent)

@@ -210,3 +210,25 @@ def test_fit_keeps_earlier_states_equal_to_shorter_runs(clip, tmp_path):
     for bad in (0, -1, 2.5, True):
         with pytest.raises(ValueError, match="keep_at takes positive update counts"):
             osvos.fit_one_shot(frames[0], masks[0], progress=False, keep_at=[bad])
+
+
+def test_parent_source_names_the_parent_an_osvos_would_load(tmp_path, monkeypatch):
+    """parent_source: 'base' follows base_weights, checkpoints become absolute paths, missing files and bad
+    base weights are refused; OSVOS.source is the same string."""
+    from osvos_tf.osvos import parent_source
+
+    assert parent_source("base") == "base:hed" and parent_source("base", "imagenet") == "base:imagenet"
+    assert parent_source("base:imagenet", "hed") == "base:imagenet"
+    (tmp_path / "p.h5").write_bytes(b"x")
+    monkeypatch.chdir(tmp_path)
+    assert parent_source("p.h5") == str(tmp_path / "p.h5")
+    with pytest.raises(FileNotFoundError, match="Checkpoint not found: q.h5"):
+        parent_source("q.h5")
+    monkeypatch.setenv("OSVOS_PARENT", str(tmp_path / "p.h5"))
+    assert parent_source() == str(tmp_path / "p.h5")
+    monkeypatch.setenv("OSVOS_PARENT", str(tmp_path / "gone.h5"))
+    with pytest.raises(FileNotFoundError, match=r"gone.h5 \(from \$OSVOS_PARENT\) does not exist"):
+        parent_source()
+    with pytest.raises(ValueError, match="base_weights must be 'hed' .* got 'vgg'"):
+        parent_source("base", "vgg")
+    assert OSVOS.from_base_weights("hed").source == "base:hed"
