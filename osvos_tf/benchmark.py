@@ -559,12 +559,12 @@ def _budgets(preset, iterations, base: FineTuneConfig) -> dict:
     """
     if preset is not None and iterations is not None:
         finetune_config(preset, iterations, base)  # raises the 'not both' error
-    several = [p for p in ([preset] if preset is None or isinstance(preset, str) else list(preset))]
     if iterations is not None:
         counts = [iterations] if isinstance(iterations, (int, np.integer)) else list(iterations)
         entries = [(f"iterations-{int(n)}", finetune_config(None, n, base)) for n in counts]
     else:
-        entries = [(p or "default", finetune_config(p, None, base)) for p in several]
+        presets = [preset] if preset is None or isinstance(preset, str) else list(preset)
+        entries = [(p or "default", finetune_config(p, None, base)) for p in presets]
     if not entries:
         raise ValueError("Give at least one preset or number of iterations.")
     counts = [c.iterations for _, (_, c) in entries]
