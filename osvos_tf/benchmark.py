@@ -498,7 +498,7 @@ def run_davis(davis_root: str | os.PathLike, out_dir: str | os.PathLike, sequenc
             final = osvos.fit_one_shot(frames[0], mask, iterations=needed[-1], progress=progress,
                                        keep_at=[n for n in needed[:-1] if n])
             states = {**final.earlier, final.iterations: final}
-        texts = []
+        parts = []
         for b in budgets:
             n = budgets[b][1].iterations
             todo_modes = [m for bb, m in todo[seq] if bb == b]
@@ -514,6 +514,7 @@ def run_davis(davis_root: str | os.PathLike, out_dir: str | os.PathLike, sequenc
                 state, fit_seconds, done_iterations = None, 0.0, 0
             records = _segment_sequence(osvos, state, snappers, frames, {m: folders[b, m] for m in todo_modes},
                                         seq, progress)
+            texts = []
             for m, rec in records.items():
                 timings[b, m]["sequences"][seq] = {
                     "frames": len(frames), "iterations": done_iterations, "fit_seconds": round(fit_seconds, 3),
@@ -525,11 +526,11 @@ def run_davis(davis_root: str | os.PathLike, out_dir: str | os.PathLike, sequenc
                 }
                 _write_json_atomic(folders[b, m] / TIMING_FILE, timings[b, m])
                 ran[b, m].append(seq)
-                fit_text = f"fine-tuning {fit_seconds:.1f} s" if n else "no fine-tuning"
-                label = " ".join(x for x in (b if multi_budget else "", m if multi_mode else "") if x)
-                texts.append(f"{label + ': ' if label else ''}{fit_text}, "
-                             f"{1000.0 * rec['seconds'] / len(frames):.0f} ms/frame")
-        say(f"{head}: " + "; ".join(texts) + " (segmentation incl. snapping and PNG)")
+                texts.append(f"{m} {1000.0 * rec['seconds'] / len(frames):.0f}")
+            fit_text = f"fine-tuning {fit_seconds:.1f} s" if n else "no fine-tuning"
+            parts.append(f"{b + ': ' if multi_budget else ''}{fit_text}, segmentation ms/frame (incl. snapping and "
+                         f"PNG): {', '.join(texts)}")
+        say(f"{head}: " + "; ".join(parts))
 
     runs = {}
     for b, m in variants:

@@ -204,7 +204,8 @@ def test_several_budgets_share_one_finetuning_and_equal_separate_runs(tmp_path, 
     assert list(runs) == ["iterations-0", "iterations-2", "iterations-3"]
     assert sorted(p.name for p in out.iterdir()) == list(runs)
     assert "fine-tuning 3 iterations, segmenting after 0, 2, 3" in log.getvalue()
-    assert log.getvalue().count("fine-tuning 3 iterations") == 1 and "iterations-0: no fine-tuning" in log.getvalue()
+    assert log.getvalue().count("fine-tuning 3 iterations") == 1 and "iterations-0: no fine-tuning, segmentation" in log.getvalue()
+    assert "; iterations-2: fine-tuning " in log.getvalue()
     seconds = {}
     for name, n in (("iterations-0", 0), ("iterations-2", 2), ("iterations-3", 3)):
         run = runs[name]
