@@ -431,15 +431,11 @@ def run_davis(davis_root: str | os.PathLike, out_dir: str | os.PathLike, sequenc
         raise ValueError(f"The OSVOS passed uses {source}, not the checkpoint {checkpoint}; pass one or the other.")
     multi_mode = not (snap is None or isinstance(snap, str))
     multi_budget = not (isinstance(preset, (str, type(None))) and isinstance(iterations, (int, np.integer, type(None))))
-    if (multi_mode or multi_budget) and out_dir.exists():
-        if not out_dir.is_dir():
-            raise FileExistsError(f"Output path {out_dir} exists and is not a folder; choose a folder for --out.")
-        names = list(budgets) if multi_budget else modes
-        foreign = [p.name for p in out_dir.iterdir() if p.name not in names]
-        if foreign:
-            raise FileExistsError(f"Output folder {out_dir} holds {', '.join(sorted(foreign)[:5])}, but this run "
-                                  f"writes only the sub-folders {', '.join(names)}; choose a new or empty --out (or "
-                                  "the folder of the run you want to resume).")
+    if multi_mode or multi_budget:
+        _check_only_subfolders(out_dir, list(budgets) if multi_budget else modes)
+    if multi_mode and multi_budget:
+        for b in budgets:
+            _check_only_subfolders(out_dir / b, modes)
     # one run folder per (budget, mode): DIR[/<budget>][/<mode>]
     variants = [(b, m) for b in budgets for m in modes]
     folders = {(b, m): out_dir / (b if multi_budget else "") / (m if multi_mode else "") for b, m in variants}
@@ -453,12 +449,6 @@ def run_davis(davis_root: str | os.PathLike, out_dir: str | os.PathLike, sequenc
         if snap_params is not None:
             settings["snap_params"] = snap_params
         settings = json.loads(json.dumps(settings))  # as stored in timing.json (tuples become lists)
-        if multi_budget and (out_dir / b).exists() and multi_mode:
-            foreign = [p.name for p in (out_dir / b).iterdir() if p.name not in modes]
-            if foreign:
-                raise FileExistsError(f"Output folder {out_dir / b} holds {', '.join(sorted(foreign)[:5])}, but "
-                                      f"this run writes only the sub-folders {', '.join(modes)} there; choose a "
-                                      "new or empty --out.")
         timings[b, m] = _open_run_dir(folders[b, m], settings)
     todo = {s: [v for v in variants if not _is_finished(folders[v], timings[v], s, inputs[s][0])] for s in seqs}
     for s, vs in todo.items():
@@ -550,6 +540,19 @@ def run_davis(davis_root: str | os.PathLike, out_dir: str | os.PathLike, sequenc
     if multi_mode:
         return {m: runs[next(iter(budgets)), m] for m in modes}
     return runs[next(iter(budgets)), modes[0]]
+
+
+def _check_only_subfolders(folder: Path, names: Sequence[str]) -> None:
+    """Refuse ``folder`` if it exists and is not a folder, or holds anything but the sub-folders ``names``."""
+    if not folder.exists():
+        return
+    if not folder.is_dir():
+        raise FileExistsError(f"Output path {folder} exists and is not a folder; choose a folder for --out.")
+    foreign = [p.name for p in folder.iterdir() if p.name not in names]
+    if foreign:
+        raise FileExistsError(f"Output folder {folder} holds {', '.join(sorted(foreign)[:5])}, but this run writes "
+                              f"only the sub-folders {', '.join(names)} there; choose a new or empty --out (or the "
+                              "folder of the run you want to resume).")
 
 
 def _budgets(preset, iterations, base: FineTuneConfig) -> dict:

@@ -32,8 +32,6 @@ from osvos_tf.snapping import BilateralParams, ContourSnapParams, Snapper
 DEFAULT_PARENT = Path(__file__).resolve().parent.parent / "checkpoints" / "osvos_parent.h5"
 
 
-_BASE = object()  # sentinel: use the base weights even if a parent checkpoint exists
-
 #: ``checkpoint`` strings meaning "no parent, the bare VGG16 initialisation" (``'base'`` = ``base_weights``).
 BASE_CHECKPOINTS = ("base", "base:hed", "base:imagenet")
 
@@ -136,7 +134,7 @@ class OSVOS:
         self._model = build_osvos(side_outputs=self.config.side_loss_weight > 0,
                                   compute_dtype=self.config.compute_dtype)
         #: the parent: 'base:hed', 'base:imagenet' or a checkpoint's absolute path (see parent_source)
-        self.source = parent_source("base" if checkpoint is _BASE else checkpoint, base_weights)
+        self.source = parent_source(checkpoint, base_weights)
         if self.source.startswith("base:"):
             load_vgg_weights(self._model, self.source.split(":", 1)[1])
         else:
@@ -153,7 +151,7 @@ class OSVOS:
 
         ``snap_kwargs``: ``snap``, ``contour_params``, ``bilateral_params`` as for :class:`OSVOS`.
         """
-        return cls(checkpoint=_BASE, base_weights=base_weights, config=config, **snap_kwargs)
+        return cls(checkpoint="base", base_weights=base_weights, config=config, **snap_kwargs)
 
     @classmethod
     def from_checkpoint(cls, path: str | os.PathLike, config: FineTuneConfig | None = None,
