@@ -79,11 +79,19 @@ def main(argv=None) -> int:
                 j = mean_jaccard((probs(f) for f in frames), annotations)
                 eval_seconds[0] += time.perf_counter() - t0
                 curve[n].append(j)
-                emit({"seq": seq, "updates": n, "J": round(j, 4), "frames": len(frames),
-                      "train_s": round(time.perf_counter() - steps_start - eval_seconds[0], 1)})
+                emit(
+                    {
+                        "seq": seq,
+                        "updates": n,
+                        "J": round(j, 4),
+                        "frames": len(frames),
+                        "train_s": round(time.perf_counter() - steps_start - eval_seconds[0], 1),
+                    }
+                )
 
-        osvos.fit_one_shot(first, root / "Annotations" / "480p" / seq / f"{first.stem}.png",
-                           progress=False, callback=score)
+        osvos.fit_one_shot(
+            first, root / "Annotations" / "480p" / seq / f"{first.stem}.png", progress=False, callback=score
+        )
     summary = {str(c): round(float(np.mean(v)), 4) for c, v in curve.items() if v}
     emit({"mean_J": summary, "sequences": len(sequences), "parent": osvos.source, "config": config_to_dict(config)})
     return 0

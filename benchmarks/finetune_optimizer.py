@@ -18,8 +18,8 @@ import time
 import numpy as np
 
 from osvos_tf import OSVOS
-from osvos_tf.config import FineTuneConfig, LrMultipliers
 from osvos_tf.benchmark import mean_jaccard, sampled_frames
+from osvos_tf.config import FineTuneConfig, LrMultipliers
 from osvos_tf.evaluation import default_davis_root
 from osvos_tf.frames import list_frames
 
@@ -49,10 +49,20 @@ def main(checkpoint: str, sequences: list[str], names: list[str], updates: int) 
             state = osvos.fit_one_shot(frames[0], annotations / f"{frames[0].stem}.png", progress=False)
             picks, truth = sampled_frames(root, seq)
             j = mean_jaccard(osvos.segment(picks), truth)
-            print(json.dumps({"seq": seq, "cfg": name, "its": updates, "J": round(j, 4),
-                              "loss_first": round(state.losses[0], 4),
-                              "loss_last5": round(float(np.mean(state.losses[-5:])), 4),
-                              "s": round(time.time() - start)}), flush=True)
+            print(
+                json.dumps(
+                    {
+                        "seq": seq,
+                        "cfg": name,
+                        "its": updates,
+                        "J": round(j, 4),
+                        "loss_first": round(state.losses[0], 4),
+                        "loss_last5": round(float(np.mean(state.losses[-5:])), 4),
+                        "s": round(time.time() - start),
+                    }
+                ),
+                flush=True,
+            )
 
 
 if __name__ == "__main__":

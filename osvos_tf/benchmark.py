@@ -50,14 +50,16 @@ import os
 import shutil
 import sys
 import time
+from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Iterable, Sequence, TextIO
+from typing import TextIO
 
 import numpy as np
 
-from osvos_tf.config import FineTuneConfig, config_to_dict, finetune_config, resolve_compute_dtype
+from osvos_tf.config import FineTuneConfig, config_to_dict, finetune_config
+from osvos_tf.cpu import resolve_compute_dtype
+from osvos_tf.davis import annotation_dir, jpeg_dir, list_davis_sequences, sequence_inputs  # noqa: F401
 from osvos_tf.osvos import OSVOS, parent_source
-
 
 TIMING_FILE = "timing.json"
 RESULTS_FILE = "results.json"
@@ -92,74 +94,6 @@ class DavisRun:
 # --------------------------------------------------------------------------------------------------
 # DAVIS layout
 # --------------------------------------------------------------------------------------------------
-def _jpeg_root(davis_root: Path) -> Path:
-    return davis_root / "JPEGImages" / "480p"
-
-
-def _annotation_root(davis_root: Path) -> Path:
-    return davis_root / "Annotations" / "480p"
-
-
-def list_davis_sequences(davis_root: str | os.PathLike, image_set: str = "val") -> list[str]:
-    """The sequences of ``image_set`` that are present under ``davis_root/JPEGImages/480p``.
-
-    The set comes from ``ImageSets/480p/<image_set>.txt`` (lines ``/JPEGImages/480p/<seq>/<frame>.jpg ...``)
-    when that file exists, else from the ``set`` field of ``db_info.yaml``. Order: as listed there.
-
-    Raises:
-        FileNotFoundError: no ``JPEGImages/480p`` folder, or neither set source exists.
-        ValueError: the set lists no sequence that is present.
-    """
-    davis_root = Path(davis_root)
-    jpeg = _jpeg_root(davis_root)
-    if not jpeg.is_dir():
-        raise FileNotFoundError(f"DAVIS frames not found: expected {jpeg} under the DAVIS root {davis_root}. "
-                                "Pass the DAVIS-2016 folder (holding JPEGImages/, Annotations/, ImageSets/ "
-                                "and db_info.yaml) as --davis, or set OSVOS_DAVIS_ROOT.")
-    set_file = davis_root / "ImageSets" / "480p" / f"{image_set}.txt"
-    if set_file.is_file():
-        listed = []
-        for line in set_file.read_text().splitlines():
-            parts = line.split()
-            if parts:
-                seq = Path(parts[0]).parent.name
-                if seq and seq not in listed:
-                    listed.append(seq)
-        source = str(set_file)
-    elif (davis_root / "db_info.yaml").is_file():
-        from osvos_tf.evaluation import load_db_info
-
-        listed = [name for name, info in load_db_info(davis_root).items() if info.get("set") == image_set]
-        source = str(davis_root / "db_info.yaml")
-    else:
-        raise FileNotFoundError(f"Cannot tell which sequences form the set {image_set!r}: neither {set_file} nor "
-                                f"{davis_root / 'db_info.yaml'} exists. Pass --sequences a,b,... explicitly.")
-    present = [s for s in listed if (jpeg / s).is_dir()]
-    if not present:
-        raise ValueError(f"None of the {len(listed)} sequences of set {image_set!r} (from {source}) is present "
-                         f"under {jpeg}. Check --set (e.g. val or train) and the DAVIS root.")
-    return present
-
-
-def _sequence_inputs(davis_root: Path, seq: str) -> tuple[list[Path], Path]:
-    """The frames of ``seq`` and the annotation of its first frame, checked to exist."""
-    from osvos_tf.frames import list_frames
-
-    jpeg = _jpeg_root(davis_root)
-    folder = jpeg / seq
-    if not folder.is_dir():
-        available = sorted(p.name for p in jpeg.iterdir() if p.is_dir())
-        shown = ", ".join(available[:12]) + (" ..." if len(available) > 12 else "")
-        raise FileNotFoundError(f"Sequence {seq!r} not found: expected the folder {folder}. Sequences present: "
-                                f"{shown or 'none'}.")
-    frames = list_frames(folder)
-    mask = _annotation_root(davis_root) / seq / f"{frames[0].stem}.png"
-    if not mask.is_file():
-        raise FileNotFoundError(f"No ground truth for the first frame of {seq!r}: expected {mask} (the "
-                                f"annotation of {frames[0].name}), which OSVOS fine-tunes on.")
-    return frames, mask
-
-
 def sampled_frames(davis_root: str | os.PathLike, seq: str, every: int = 5) -> tuple[list[Path], list[Path]]:
     """Frames for a quick J estimate: every ``every``-th of frames 1..N-2 of ``seq`` (the frames the DAVIS
     protocol scores), and their ground-truth masks.
@@ -177,17 +111,18 @@ def sampled_frames(davis_root: str | os.PathLike, seq: str, every: int = 5) -> t
     if int(every) < 1:
         raise ValueError(f"every must be a positive integer, got {every!r}.")
     davis_root = Path(davis_root)
-    frames, _ = _sequence_inputs(davis_root, seq)
-    picked = frames[1:-1][::int(every)]
-    annotations = [_annotation_root(davis_root) / seq / f"{f.stem}.png" for f in picked]
+    frames, _ = sequence_inputs(davis_root, seq)
+    picked = frames[1:-1][:: int(every)]
+    annotations = [annotation_dir(davis_root) / seq / f"{f.stem}.png" for f in picked]
     missing = [a for a in annotations if not a.is_file()]
     if missing:
         raise FileNotFoundError(f"{len(missing)} ground-truth masks of {seq!r} are missing, e.g. {missing[0]}.")
     return picked, annotations
 
 
-def mean_jaccard(probs: Iterable[np.ndarray], annotations: Sequence[str | os.PathLike],
-                 threshold: float = 0.5) -> float:
+def mean_jaccard(
+    probs: Iterable[np.ndarray], annotations: Sequence[str | os.PathLike], threshold: float = 0.5
+) -> float:
     """Mean region similarity J of probability maps thresholded at ``threshold`` against mask files.
 
     Args:
@@ -207,8 +142,10 @@ def mean_jaccard(probs: Iterable[np.ndarray], annotations: Sequence[str | os.Pat
             raise ValueError(f"mean_jaccard got more probability maps than the {len(annotations)} annotations.")
         values.append(jaccard(np.asarray(p) > threshold, read_mask(annotations[len(values)])))
     if not values or len(values) != len(annotations):
-        raise ValueError(f"mean_jaccard needs one probability map per annotation: got {len(values)} maps for "
-                         f"{len(annotations)} annotations.")
+        raise ValueError(
+            f"mean_jaccard needs one probability map per annotation: got {len(values)} maps for "
+            f"{len(annotations)} annotations."
+        )
     return float(np.mean(values))
 
 
@@ -233,15 +170,19 @@ def read_timing(run_dir: str | os.PathLike) -> dict:
     """
     path = Path(run_dir) / TIMING_FILE
     if not path.is_file():
-        raise FileNotFoundError(f"{path} not found: {run_dir} is not a run folder of tools/run_davis.py "
-                                "(it writes timing.json when it starts).")
+        raise FileNotFoundError(
+            f"{path} not found: {run_dir} is not a run folder of tools/run_davis.py "
+            "(it writes timing.json when it starts)."
+        )
     try:
         data = json.loads(path.read_text())
     except json.JSONDecodeError as err:
         raise ValueError(f"{path} is not valid JSON ({err}).") from err
     if not isinstance(data, dict) or data.get("tool") != _TOOL or not isinstance(data.get("sequences"), dict):
-        raise ValueError(f"{path} was not written by tools/run_davis.py (no \"tool\": \"{_TOOL}\" entry); "
-                         "refusing to use that folder as a run folder. Choose another --out.")
+        raise ValueError(
+            f'{path} was not written by tools/run_davis.py (no "tool": "{_TOOL}" entry); '
+            "refusing to use that folder as a run folder. Choose another --out."
+        )
     return data
 
 
@@ -256,24 +197,31 @@ def _open_run_dir(out_dir: Path, settings: dict) -> dict:
         now = datetime.datetime.now().isoformat(timespec="seconds")
         return {"tool": _TOOL, "format": _FORMAT, "created": now, "settings": settings, "sequences": {}}
     if not (out_dir / TIMING_FILE).is_file():
-        raise FileExistsError(f"Output folder {out_dir} is not empty and holds no {TIMING_FILE}, so it is not a "
-                              "previous run of tools/run_davis.py; nothing was written to it. Choose an empty "
-                              "or new folder for --out (or the folder of the run you want to resume).")
+        raise FileExistsError(
+            f"Output folder {out_dir} is not empty and holds no {TIMING_FILE}, so it is not a "
+            "previous run of tools/run_davis.py; nothing was written to it. Choose an empty "
+            "or new folder for --out (or the folder of the run you want to resume)."
+        )
     timing = read_timing(out_dir)
     stored = timing.get("settings", {})
     diffs = []
     for key in _RESUME_KEYS:
         there, now = stored.get(key), settings.get(key)
         if isinstance(there, dict) and isinstance(now, dict):
-            diffs += [f"{key}.{k}: {there.get(k)!r} there, {now.get(k)!r} now" for k in sorted(set(there) | set(now))
-                      if there.get(k) != now.get(k)]
+            diffs += [
+                f"{key}.{k}: {there.get(k)!r} there, {now.get(k)!r} now"
+                for k in sorted(set(there) | set(now))
+                if there.get(k) != now.get(k)
+            ]
         elif there != now:
             diffs.append(f"{key}: {there!r} there, {now!r} now")
     if diffs:
-        raise ValueError(f"Output folder {out_dir} holds a run with other settings ({'; '.join(diffs)}); resuming "
-                         "would mix results of different settings. Use a new --out, or the settings of that run "
-                         f"(preset {stored.get('preset')!r}, iterations {stored.get('iterations')}, checkpoint "
-                         f"{stored.get('checkpoint')}).")
+        raise ValueError(
+            f"Output folder {out_dir} holds a run with other settings ({'; '.join(diffs)}); resuming "
+            "would mix results of different settings. Use a new --out, or the settings of that run "
+            f"(preset {stored.get('preset')!r}, iterations {stored.get('iterations')}, checkpoint "
+            f"{stored.get('checkpoint')})."
+        )
     return timing
 
 
@@ -294,8 +242,10 @@ def _clear_stale(out_dir: Path, seq: str) -> None:
     if final.exists():
         foreign = [p.name for p in final.iterdir() if not (p.is_file() and p.suffix == ".png")]
         if not final.is_dir() or foreign:
-            raise FileExistsError(f"{final} is incomplete and must be redone, but it holds files this tool does "
-                                  f"not write ({', '.join(foreign[:5])}); move them away and run again.")
+            raise FileExistsError(
+                f"{final} is incomplete and must be redone, but it holds files this tool does "
+                f"not write ({', '.join(foreign[:5])}); move them away and run again."
+            )
 
 
 # --------------------------------------------------------------------------------------------------
@@ -322,14 +272,27 @@ def _snap_settings(mode: str, contour_params, bilateral_params) -> dict | None:
     return None
 
 
-def run_davis(davis_root: str | os.PathLike, out_dir: str | os.PathLike, sequences: Iterable[str] | None = None,
-              image_set: str = "val", preset: str | Sequence[str] | None = None,
-              iterations: int | Sequence[int] | None = None,
-              checkpoint: str | os.PathLike | None = None, snap: str | Sequence[str] = "none", evaluate: bool = True,
-              compute_t: bool = True, workers: int = 2, progress: bool = True, log: TextIO | bool = True,
-              stream: TextIO | None = None, osvos=None, contour_params=None, bilateral_params=None,
-              freeze_blocks: int | None = None, compute_dtype: str | None = None
-              ) -> "DavisRun | dict[str, DavisRun] | dict[str, dict[str, DavisRun]]":
+def run_davis(
+    davis_root: str | os.PathLike,
+    out_dir: str | os.PathLike,
+    sequences: Iterable[str] | None = None,
+    image_set: str = "val",
+    preset: str | Sequence[str] | None = None,
+    iterations: int | Sequence[int] | None = None,
+    checkpoint: str | os.PathLike | None = None,
+    snap: str | Sequence[str] = "none",
+    evaluate: bool = True,
+    compute_t: bool = True,
+    workers: int = 2,
+    progress: bool = True,
+    log: TextIO | bool = True,
+    stream: TextIO | None = None,
+    osvos=None,
+    contour_params=None,
+    bilateral_params=None,
+    freeze_blocks: int | None = None,
+    compute_dtype: str | None = None,
+) -> DavisRun | dict[str, DavisRun] | dict[str, dict[str, DavisRun]]:
     """Run OSVOS on DAVIS sequences: fine-tune on frame 0, segment every frame, snap, time it, evaluate.
 
     Every input is checked before anything is written; then the run folder gets timing.json at once, each
@@ -393,39 +356,46 @@ def run_davis(davis_root: str | os.PathLike, out_dir: str | os.PathLike, sequenc
         base = dataclasses.replace(base, freeze_blocks=int(freeze_blocks))
     if compute_dtype is not None:
         if osvos is not None and resolve_compute_dtype(compute_dtype) != osvos.config.compute_dtype:
-            raise ValueError(f"The OSVOS passed computes in {osvos.config.compute_dtype}, not {compute_dtype}; "
-                             "pass one or the other.")
+            raise ValueError(
+                f"The OSVOS passed computes in {osvos.config.compute_dtype}, not {compute_dtype}; "
+                "pass one or the other."
+            )
         base = dataclasses.replace(base, compute_dtype=compute_dtype)
     budgets = _budgets(preset, iterations, base)  # {folder name: (preset name, config)}
     # record the dtype this machine runs ('auto' differs between CPUs, so a resume elsewhere is refused)
-    budgets = {b: (name, dataclasses.replace(c, compute_dtype=resolve_compute_dtype(c.compute_dtype)))
-               for b, (name, c) in budgets.items()}
+    budgets = {
+        b: (name, dataclasses.replace(c, compute_dtype=resolve_compute_dtype(c.compute_dtype)))
+        for b, (name, c) in budgets.items()
+    }
     config = max((c for _, c in budgets.values()), key=lambda c: c.iterations)  # the one fine-tuning run
     if not 0 <= config.freeze_blocks <= 4:
         raise ValueError(f"freeze_blocks must be 0..4, got {config.freeze_blocks}.")
     davis_root = Path(davis_root)
     out_dir = Path(out_dir)
     if not davis_root.is_dir():
-        raise FileNotFoundError(f"DAVIS root not found: {davis_root}. Pass the DAVIS-2016 folder (holding "
-                                "JPEGImages/480p and Annotations/480p) as --davis, or set OSVOS_DAVIS_ROOT.")
-    if not _jpeg_root(davis_root).is_dir() or not _annotation_root(davis_root).is_dir():
-        raise FileNotFoundError(f"{davis_root} is not a DAVIS-2016 root: expected {_jpeg_root(davis_root)} and "
-                                f"{_annotation_root(davis_root)}.")
+        raise FileNotFoundError(
+            f"DAVIS root not found: {davis_root}. Pass the DAVIS-2016 folder (holding "
+            "JPEGImages/480p and Annotations/480p) as --davis, or set OSVOS_DAVIS_ROOT."
+        )
+    if not jpeg_dir(davis_root).is_dir() or not annotation_dir(davis_root).is_dir():
+        raise FileNotFoundError(
+            f"{davis_root} is not a DAVIS-2016 root: expected {jpeg_dir(davis_root)} and {annotation_dir(davis_root)}."
+        )
     if sequences is None:
         seqs = list_davis_sequences(davis_root, image_set)
     else:
         seqs = list(dict.fromkeys(s for s in sequences))
         if not seqs:
             raise ValueError("Empty list of sequences: give at least one name, or None for the whole set.")
-    inputs = {s: _sequence_inputs(davis_root, s) for s in seqs}
+    inputs = {s: sequence_inputs(davis_root, s) for s in seqs}
     if evaluate and compute_t:
-        from osvos_tf.evaluation import load_db_info
-
         db_info = load_db_info(davis_root)
         unknown = [s for s in seqs if s not in db_info]
         if unknown:
-            raise ValueError(f"Sequences {unknown} are not in {davis_root / 'db_info.yaml'}, which the T measure "
-                             "needs (eval_t); run without T (compute_t=False / --no-t).")
+            raise ValueError(
+                f"Sequences {unknown} are not in {davis_root / 'db_info.yaml'}, which the T measure "
+                "needs (eval_t); run without T (compute_t=False / --no-t)."
+            )
     source = osvos.source if osvos is not None else parent_source(checkpoint)
     if osvos is not None and checkpoint is not None and source != parent_source(checkpoint):
         raise ValueError(f"The OSVOS passed uses {source}, not the checkpoint {checkpoint}; pass one or the other.")
@@ -442,9 +412,15 @@ def run_davis(davis_root: str | os.PathLike, out_dir: str | os.PathLike, sequenc
     timings = {}
     for b, m in variants:
         name, budget_config = budgets[b]
-        settings = {"checkpoint": source, "preset": name, "iterations": budget_config.iterations, "snap": m,
-                    "set": image_set if sequences is None else None, "davis_root": str(davis_root.resolve()),
-                    "fine_tune_config": config_to_dict(budget_config)}
+        settings = {
+            "checkpoint": source,
+            "preset": name,
+            "iterations": budget_config.iterations,
+            "snap": m,
+            "set": image_set if sequences is None else None,
+            "davis_root": str(davis_root.resolve()),
+            "fine_tune_config": config_to_dict(budget_config),
+        }
         snap_params = _snap_settings(m, contour_params, bilateral_params)
         if snap_params is not None:
             settings["snap_params"] = snap_params
@@ -480,13 +456,16 @@ def run_davis(davis_root: str | os.PathLike, out_dir: str | os.PathLike, sequenc
         if snappers is None:
             snappers = _build_snappers(modes, contour_params, bilateral_params)
         needed = sorted({budgets[b][1].iterations for b, _ in todo[seq]})
-        say(f"{head} ({len(frames)} frames): " +
-            (f"fine-tuning {needed[-1]} iterations" if needed[-1] else "no fine-tuning") +
-            (f", segmenting after {', '.join(map(str, needed))}" if len(needed) > 1 else ""))
+        say(
+            f"{head} ({len(frames)} frames): "
+            + (f"fine-tuning {needed[-1]} iterations" if needed[-1] else "no fine-tuning")
+            + (f", segmenting after {', '.join(map(str, needed))}" if len(needed) > 1 else "")
+        )
         states = {}
         if needed[-1]:
-            final = osvos.fit_one_shot(frames[0], mask, iterations=needed[-1], progress=progress,
-                                       keep_at=[n for n in needed[:-1] if n])
+            final = osvos.fit_one_shot(
+                frames[0], mask, iterations=needed[-1], progress=progress, keep_at=[n for n in needed[:-1] if n]
+            )
             states = {**final.earlier, final.iterations: final}
         parts = []
         for b in budgets:
@@ -502,12 +481,15 @@ def run_davis(davis_root: str | os.PathLike, out_dir: str | os.PathLike, sequenc
             else:
                 osvos.reset()  # segment with the parent
                 state, fit_seconds, done_iterations = None, 0.0, 0
-            records = _segment_sequence(osvos, state, snappers, frames, {m: folders[b, m] for m in todo_modes},
-                                        seq, progress)
+            records = _segment_sequence(
+                osvos, state, snappers, frames, {m: folders[b, m] for m in todo_modes}, seq, progress
+            )
             texts = []
             for m, rec in records.items():
                 timings[b, m]["sequences"][seq] = {
-                    "frames": len(frames), "iterations": done_iterations, "fit_seconds": round(fit_seconds, 3),
+                    "frames": len(frames),
+                    "iterations": done_iterations,
+                    "fit_seconds": round(fit_seconds, 3),
                     "segment_seconds": round(rec["seconds"], 3),
                     "ms_per_frame": round(1000.0 * rec["seconds"] / len(frames), 2),
                     "snap_ms_per_frame": rec["snap_ms_per_frame"],
@@ -518,8 +500,10 @@ def run_davis(davis_root: str | os.PathLike, out_dir: str | os.PathLike, sequenc
                 ran[b, m].append(seq)
                 texts.append(f"{m} {1000.0 * rec['seconds'] / len(frames):.0f}")
             fit_text = f"fine-tuning {fit_seconds:.1f} s" if n else "no fine-tuning"
-            parts.append(f"{b + ': ' if multi_budget else ''}{fit_text}, segmentation ms/frame (incl. snapping and "
-                         f"PNG): {', '.join(texts)}")
+            parts.append(
+                f"{b + ': ' if multi_budget else ''}{fit_text}, segmentation ms/frame (incl. snapping and "
+                f"PNG): {', '.join(texts)}"
+            )
         say(f"{head}: " + "; ".join(parts))
 
     runs = {}
@@ -527,11 +511,13 @@ def run_davis(davis_root: str | os.PathLike, out_dir: str | os.PathLike, sequenc
         results = None
         if evaluate:
             if multi_mode or multi_budget:
-                label = " ".join(x for x in ((f"budget = {b}" if multi_budget else ""),
-                                             (f"snap = {m}" if multi_mode else "")) if x)
+                label = " ".join(
+                    x for x in ((f"budget = {b}" if multi_budget else ""), (f"snap = {m}" if multi_mode else "")) if x
+                )
                 print(f"\n{label}:", file=stream or sys.stdout, flush=True)
-            results = evaluate_run(davis_root, folders[b, m], compute_t=compute_t, workers=workers,
-                                   progress=progress, stream=stream)
+            results = evaluate_run(
+                davis_root, folders[b, m], compute_t=compute_t, workers=workers, progress=progress, stream=stream
+            )
         runs[b, m] = DavisRun(folders[b, m], timings[b, m], results, ran[b, m], skipped[b, m], m)
     if multi_budget and multi_mode:
         return {b: {m: runs[b, m] for m in modes} for b in budgets}
@@ -550,9 +536,11 @@ def _check_only_subfolders(folder: Path, names: Sequence[str]) -> None:
         raise FileExistsError(f"Output path {folder} exists and is not a folder; choose a folder for --out.")
     foreign = [p.name for p in folder.iterdir() if p.name not in names]
     if foreign:
-        raise FileExistsError(f"Output folder {folder} holds {', '.join(sorted(foreign)[:5])}, but this run writes "
-                              f"only the sub-folders {', '.join(names)} there; choose a new or empty --out (or the "
-                              "folder of the run you want to resume).")
+        raise FileExistsError(
+            f"Output folder {folder} holds {', '.join(sorted(foreign)[:5])}, but this run writes "
+            f"only the sub-folders {', '.join(names)} there; choose a new or empty --out (or the "
+            "folder of the run you want to resume)."
+        )
 
 
 def _budgets(preset, iterations, base: FineTuneConfig) -> dict:
@@ -573,14 +561,17 @@ def _budgets(preset, iterations, base: FineTuneConfig) -> dict:
         raise ValueError("Give at least one preset or number of iterations.")
     counts = [c.iterations for _, (_, c) in entries]
     if len(set(counts)) != len(counts):
-        raise ValueError(f"Budgets {[name for name, _ in entries]} repeat a number of iterations ({counts}); "
-                         "give each once.")
+        raise ValueError(
+            f"Budgets {[name for name, _ in entries]} repeat a number of iterations ({counts}); give each once."
+        )
     budgets = dict(entries)
     first = next(iter(budgets.values()))[1]
     for b, (_, c) in budgets.items():
         if dataclasses.replace(c, iterations=first.iterations) != first:
-            raise ValueError(f"Budget {b} differs from {next(iter(budgets))} in more than the number of "
-                             "iterations, so they cannot share one fine-tuning run; run them separately.")
+            raise ValueError(
+                f"Budget {b} differs from {next(iter(budgets))} in more than the number of "
+                "iterations, so they cannot share one fine-tuning run; run them separately."
+            )
     return budgets
 
 
@@ -590,8 +581,9 @@ def _build_snappers(modes: Sequence[str], contour_params, bilateral_params) -> d
     return {m: Snapper(m, contours=contour_params, bilateral=bilateral_params) for m in modes}
 
 
-def _segment_sequence(osvos, state, snappers: dict, frames: Sequence[Path], folders: dict, seq: str,
-                      progress: bool) -> dict:
+def _segment_sequence(
+    osvos, state, snappers: dict, frames: Sequence[Path], folders: dict, seq: str, progress: bool
+) -> dict:
     """Segment ``frames`` once with ``state`` and write each mode's masks to ``folders[mode]/<seq>`` (via
     .partial).
 
@@ -623,14 +615,21 @@ def _segment_sequence(osvos, state, snappers: dict, frames: Sequence[Path], fold
             shutil.rmtree(final)  # checked by _clear_stale: only masks of an interrupted attempt
         os.replace(partials[m], final)
         n = max(len(frames), 1)
-        records[m] = {"seconds": shared + own[m],
-                      "snap_ms_per_frame": {k: round(1000.0 * (v - before[m][k]) / n, 2)
-                                            for k, v in snappers[m].seconds.items()}}
+        records[m] = {
+            "seconds": shared + own[m],
+            "snap_ms_per_frame": {k: round(1000.0 * (v - before[m][k]) / n, 2) for k, v in snappers[m].seconds.items()},
+        }
     return records
 
 
-def evaluate_run(davis_root: str | os.PathLike, run_dir: str | os.PathLike, compute_t: bool = True,
-                 workers: int = 2, progress: bool = True, stream: TextIO | None = None) -> dict:
+def evaluate_run(
+    davis_root: str | os.PathLike,
+    run_dir: str | os.PathLike,
+    compute_t: bool = True,
+    workers: int = 2,
+    progress: bool = True,
+    stream: TextIO | None = None,
+) -> dict:
     """Evaluate every finished sequence of a run folder, print the table, write ``run_dir/results.json``.
 
     Calls :func:`osvos_tf.evaluation.evaluate_and_report`; results.json is replaced atomically. Returns the
@@ -646,15 +645,25 @@ def evaluate_run(davis_root: str | os.PathLike, run_dir: str | os.PathLike, comp
     timing = read_timing(run_dir)
     finished = []
     for seq in timing["sequences"]:
-        folder = _jpeg_root(Path(davis_root)) / seq
+        folder = jpeg_dir(Path(davis_root)) / seq
         if folder.is_dir() and _is_finished(run_dir, timing, seq, list_frames(folder)):
             finished.append(seq)
     if not finished:
-        raise ValueError(f"No finished sequence to evaluate in {run_dir} (timing.json records "
-                         f"{len(timing['sequences'])}, none complete against {davis_root}).")
+        raise ValueError(
+            f"No finished sequence to evaluate in {run_dir} (timing.json records "
+            f"{len(timing['sequences'])}, none complete against {davis_root})."
+        )
     tmp = run_dir / (RESULTS_FILE + ".tmp")
-    results = evaluate_and_report(davis_root, run_dir, sequences=finished, compute_t=compute_t, workers=workers,
-                                  json_path=tmp, stream=stream, progress=progress)
+    results = evaluate_and_report(
+        davis_root,
+        run_dir,
+        sequences=finished,
+        compute_t=compute_t,
+        workers=workers,
+        json_path=tmp,
+        stream=stream,
+        progress=progress,
+    )
     os.replace(tmp, run_dir / RESULTS_FILE)
     return results
 
@@ -682,9 +691,11 @@ def load_run(run_dir: str | os.PathLike) -> dict:
     timing = read_timing(run_dir)
     path = run_dir / RESULTS_FILE
     if not path.is_file():
-        raise FileNotFoundError(f"{path} not found: the run has not been evaluated. Run tools/run_davis.py on "
-                                "that folder to the end (it resumes), or tools/eval_davis.py --json "
-                                f"{path}.")
+        raise FileNotFoundError(
+            f"{path} not found: the run has not been evaluated. Run tools/run_davis.py on "
+            "that folder to the end (it resumes), or tools/eval_davis.py --json "
+            f"{path}."
+        )
     results = json.loads(path.read_text())
     settings = timing.get("settings", {})
     budget = settings.get("preset") or f"{settings.get('iterations')} it"
@@ -703,13 +714,19 @@ def _matplotlib_figure():
         from matplotlib.backends.backend_agg import FigureCanvasAgg
         from matplotlib.figure import Figure
     except ImportError as err:
-        raise ImportError("The plots need matplotlib, which is not installed: pip install -e .[plots] "
-                          "(or pip install matplotlib).") from err
+        raise ImportError(
+            "The plots need matplotlib, which is not installed: pip install -e .[plots] (or pip install matplotlib)."
+        ) from err
     return Figure, FigureCanvasAgg
 
 
-def plot_runs(run_dirs: Sequence[str | os.PathLike], out_prefix: str | os.PathLike, time_axis: str = "fit",
-              labels: Sequence[str] | None = None, log_x: bool = False) -> list[Path]:
+def plot_runs(
+    run_dirs: Sequence[str | os.PathLike],
+    out_prefix: str | os.PathLike,
+    time_axis: str = "fit",
+    labels: Sequence[str] | None = None,
+    log_x: bool = False,
+) -> list[Path]:
     """Plot one or more evaluated run folders as PNGs; matplotlib is imported here (optional extra).
 
     Writes ``<out_prefix>_jf.png`` (J mean and F mean per sequence as grouped bars, one bar per run, plus
@@ -759,8 +776,12 @@ def plot_runs(run_dirs: Sequence[str | os.PathLike], out_prefix: str | os.PathLi
         ax = fig.add_subplot(2, 1, row + 1)
         for i, run in enumerate(runs):
             per_seq = run["results"]["sequences"]
-            values = [(per_seq[s][measure]["mean"] if s in per_seq else None) if s != "Overall"
-                      else run["results"]["overall"][measure]["mean"] for s in seqs]
+            values = [
+                (per_seq[s][measure]["mean"] if s in per_seq else None)
+                if s != "Overall"
+                else run["results"]["overall"][measure]["mean"]
+                for s in seqs
+            ]
             xs = [k + (i - (len(runs) - 1) / 2) * width for k in range(len(seqs))]
             ax.bar(xs, [float("nan") if v is None else v for v in values], width, label=run["label"])
         ax.set_ylabel(f"{measure} mean")
@@ -784,8 +805,15 @@ def plot_runs(run_dirs: Sequence[str | os.PathLike], out_prefix: str | os.PathLi
         marker = markers[i % len(markers)]
         color = f"C{i % 10}"
         ax.scatter(xs, ys, marker=marker, color=color, alpha=0.5, s=25)
-        ax.scatter([sum(xs) / len(xs)], [sum(ys) / len(ys)], marker=marker, s=150, color=color,
-                   edgecolors="black", label=f"{run['label']}: J {sum(ys) / len(ys):.3f}")
+        ax.scatter(
+            [sum(xs) / len(xs)],
+            [sum(ys) / len(ys)],
+            marker=marker,
+            s=150,
+            color=color,
+            edgecolors="black",
+            label=f"{run['label']}: J {sum(ys) / len(ys):.3f}",
+        )
     if log_x:
         ax.set_xscale("log")
     ax.set_xlabel(TIME_AXES[time_axis])
@@ -807,10 +835,16 @@ UCM_CANDIDATES = (0.05, 0.1, 0.15, 0.2, 0.225, 0.25, 0.275, 0.29, 0.35, 0.4)
 BILATERAL_CANDIDATES = ((32.0, 8.0), (128.0, 8.0), (512.0, 8.0), (128.0, 16.0), (512.0, 16.0))
 
 
-def calibrate_snapping(davis_root: str | os.PathLike, image_set: str = "train", frames_per_sequence: int = 3,
-                       checkpoint: str | os.PathLike | None = None, ucm_thresholds: Sequence[float] = UCM_CANDIDATES,
-                       bilateral: Sequence[tuple[float, float]] = BILATERAL_CANDIDATES,
-                       sequences: Sequence[str] | None = None, progress: bool = True) -> dict:
+def calibrate_snapping(
+    davis_root: str | os.PathLike,
+    image_set: str = "train",
+    frames_per_sequence: int = 3,
+    checkpoint: str | os.PathLike | None = None,
+    ucm_thresholds: Sequence[float] = UCM_CANDIDATES,
+    bilateral: Sequence[tuple[float, float]] = BILATERAL_CANDIDATES,
+    sequences: Sequence[str] | None = None,
+    progress: bool = True,
+) -> dict:
     """Choose the snapping parameters by mean IoU on DAVIS frames of ``image_set`` (train by default).
 
     The masks that are snapped are the parent network's own predictions (no fine-tuning), on
@@ -834,11 +868,11 @@ def calibrate_snapping(davis_root: str | os.PathLike, image_set: str = "train", 
     seqs = list(sequences) if sequences is not None else list_davis_sequences(davis_root, image_set)
     samples = []
     for seq in seqs:
-        frames, _ = _sequence_inputs(davis_root, seq)
+        frames, _ = sequence_inputs(davis_root, seq)
         inner = frames[1:-1] or frames
         picks = np.unique(np.linspace(0, len(inner) - 1, frames_per_sequence + 2)[1:-1].round().astype(int))
         for i in picks:
-            gt_path = _annotation_root(davis_root) / seq / f"{inner[i].stem}.png"
+            gt_path = annotation_dir(davis_root) / seq / f"{inner[i].stem}.png"
             if gt_path.is_file():
                 samples.append((seq, inner[i], gt_path))
     if not samples:
@@ -846,8 +880,10 @@ def calibrate_snapping(davis_root: str | os.PathLike, image_set: str = "train", 
     source = parent_source(checkpoint)
     osvos = OSVOS(checkpoint=source, config=FineTuneConfig(iterations=0))
     contour_snapper = Snapper("contours")
-    bilateral_snappers = {f"lam={lam:g},sigma_spatial={ss:g}": Snapper("bilateral", bilateral=BilateralParams(
-        lam=lam, sigma_spatial=ss)) for lam, ss in bilateral}
+    bilateral_snappers = {
+        f"lam={lam:g},sigma_spatial={ss:g}": Snapper("bilateral", bilateral=BilateralParams(lam=lam, sigma_spatial=ss))
+        for lam, ss in bilateral
+    }
     bilateral_scores = {key: [] for key in bilateral_snappers}
     contour_scores = {float(t): [] for t in ucm_thresholds}
     plain = []
@@ -868,22 +904,37 @@ def calibrate_snapping(davis_root: str | os.PathLike, image_set: str = "train", 
     best_b = max(range(len(bilateral)), key=lambda i: bilateral_j[list(bilateral_j)[i]])
     n = len(samples)
     return {
-        "frames": n, "sequences": seqs, "checkpoint": source, "image_set": image_set,
-        "none": float(np.mean(plain)), "contours": contour_j, "bilateral": bilateral_j,
-        "best": {"contours": {"threshold": best_t, "J": contour_j[best_t]},
-                 "bilateral": {"lam": bilateral[best_b][0], "sigma_spatial": bilateral[best_b][1],
-                               "J": bilateral_j[list(bilateral_j)[best_b]]}},
-        "snap_ms_per_frame": {"contour_model": round(1000 * contour_snapper.seconds["contour_model"] / n, 1),
-                              "bilateral": round(float(np.mean([b.ms_per_frame()["snap"]
-                                                                for b in bilateral_snappers.values()] or [0.0])), 1)},
+        "frames": n,
+        "sequences": seqs,
+        "checkpoint": source,
+        "image_set": image_set,
+        "none": float(np.mean(plain)),
+        "contours": contour_j,
+        "bilateral": bilateral_j,
+        "best": {
+            "contours": {"threshold": best_t, "J": contour_j[best_t]},
+            "bilateral": {
+                "lam": bilateral[best_b][0],
+                "sigma_spatial": bilateral[best_b][1],
+                "J": bilateral_j[list(bilateral_j)[best_b]],
+            },
+        },
+        "snap_ms_per_frame": {
+            "contour_model": round(1000 * contour_snapper.seconds["contour_model"] / n, 1),
+            "bilateral": round(
+                float(np.mean([b.ms_per_frame()["snap"] for b in bilateral_snappers.values()] or [0.0])), 1
+            ),
+        },
     }
 
 
 def format_calibration(cal: dict) -> str:
     """A short text table of :func:`calibrate_snapping`'s output."""
-    lines = [f"Snapping calibration on {cal['frames']} frames of {len(cal['sequences'])} {cal['image_set']} "
-             f"sequences (parent predictions, no fine-tuning); mean IoU:",
-             f"  no snapping                           {cal['none']:.4f}"]
+    lines = [
+        f"Snapping calibration on {cal['frames']} frames of {len(cal['sequences'])} {cal['image_set']} "
+        f"sequences (parent predictions, no fine-tuning); mean IoU:",
+        f"  no snapping                           {cal['none']:.4f}",
+    ]
     for t, j in cal["contours"].items():
         mark = "  <- best" if t == cal["best"]["contours"]["threshold"] else ""
         lines.append(f"  contours, UCM threshold {t:<13g} {j:.4f}{mark}")

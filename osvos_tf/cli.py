@@ -9,8 +9,7 @@ import argparse
 import os
 import sys
 
-from osvos_tf.config import COMPUTE_DTYPES, PRESETS
-from osvos_tf.snapping import SNAP_MODES
+from osvos_tf.config import COMPUTE_DTYPES, PRESETS, SNAP_MODES
 
 
 def _quiet_tensorflow() -> None:
@@ -28,27 +27,45 @@ def _parser() -> argparse.ArgumentParser:
     seg.add_argument("--frame-index", type=int, default=0, help="index of the annotated frame (default 0)")
     seg.add_argument("--out", required=True, help="output folder for <frame>.png masks (0/255)")
     budget = seg.add_mutually_exclusive_group()
-    budget.add_argument("--iterations", type=int, default=None,
-                        help="fine-tuning updates (default: the 'default' preset's; 0 = the network as loaded)")
-    budget.add_argument("--preset", default=None, choices=tuple(PRESETS),
-                        help="fine-tuning preset (see README, 'Presets')")
+    budget.add_argument(
+        "--iterations",
+        type=int,
+        default=None,
+        help="fine-tuning updates (default: the 'default' preset's; 0 = the network as loaded)",
+    )
+    budget.add_argument(
+        "--preset", default=None, choices=tuple(PRESETS), help="fine-tuning preset (see README, 'Presets')"
+    )
     seg.add_argument("--time-budget", type=float, default=None, help="stop fine-tuning after this many seconds")
-    seg.add_argument("--compute-dtype", default=None, choices=COMPUTE_DTYPES,
-                     help="network activations: auto (bfloat16 where the CPU has it natively), float32, bfloat16 "
-                          "(default: the preset's)")
-    seg.add_argument("--checkpoint", default=None, help="parent checkpoint (default: the shipped parent); 'base' = bare VGG16 from HED, no parent")
+    seg.add_argument(
+        "--compute-dtype",
+        default=None,
+        choices=COMPUTE_DTYPES,
+        help="network activations: auto (bfloat16 where the CPU has it natively), float32, bfloat16 "
+        "(default: the preset's)",
+    )
+    seg.add_argument(
+        "--checkpoint",
+        default=None,
+        help="parent checkpoint (default: the shipped parent); 'base' = bare VGG16 from HED, no parent",
+    )
     seg.add_argument("--overlay", action="store_true", help="also write overlays to OUT/overlays/")
     seg.add_argument("--tensorboard", default=None, metavar="LOGDIR", help="TensorBoard log folder")
     seg.add_argument("--threshold", type=float, default=0.5, help="foreground where probability > this")
-    seg.add_argument("--snap", default="none", choices=SNAP_MODES,
-                     help="boundary snapping: contours (superpixels of a contour network, majority vote; "
-                          "about +1.3 s/frame on CPU) or bilateral (fast bilateral solver, about +0.1 s/frame)")
+    seg.add_argument(
+        "--snap",
+        default="none",
+        choices=SNAP_MODES,
+        help="boundary snapping: contours (superpixels of a contour network, majority vote; "
+        "about +1.3 s/frame on CPU) or bilateral (fast bilateral solver, about +0.1 s/frame)",
+    )
     seg.add_argument("--overwrite", action="store_true", help="allow a non-empty output folder")
 
     demo = sub.add_parser("demo", help="run end to end on a built-in video")
     demo.add_argument("--out", default="osvos_demo", help="output folder (default ./osvos_demo)")
-    demo.add_argument("--davis", action="store_true",
-                      help="use DAVIS car-shadow from ../shared/DAVIS or $OSVOS_DAVIS_ROOT (slower)")
+    demo.add_argument(
+        "--davis", action="store_true", help="use DAVIS car-shadow from ../shared/DAVIS or $OSVOS_DAVIS_ROOT (slower)"
+    )
     demo.add_argument("--iterations", type=int, default=None, help="fine-tuning updates")
     demo.add_argument("--overwrite", action="store_true", help="allow a non-empty output folder")
 
@@ -68,22 +85,42 @@ def main(argv=None) -> int:
         if args.command == "segment":
             from osvos_tf.osvos import segment_video
 
-            s = segment_video(args.frames, args.mask, args.out, args.frame_index, args.iterations, args.checkpoint,
-                              args.overlay, args.tensorboard, args.overwrite, args.threshold, args.time_budget,
-                              snap=None if args.snap == "none" else args.snap, preset=args.preset,
-                              compute_dtype=args.compute_dtype)
-            print(f"{len(s['masks'])} masks written to {args.out}"
-                  + (f", overlays to {s['overlays']}" if s["overlays"] else "")
-                  + f" (network: {s['source']}; fine-tuning {s['iterations']} updates in {s['fit_seconds']:.1f} s, "
-                  f"segmentation {s['segment_seconds']:.1f} s"
-                  + (f", snapping '{s['snap']}' {sum(s['snap_ms_per_frame'].values()):.0f} ms/frame" if s["snap"] != "none" else "")
-                  + ")")
+            s = segment_video(
+                args.frames,
+                args.mask,
+                args.out,
+                args.frame_index,
+                args.iterations,
+                args.checkpoint,
+                args.overlay,
+                args.tensorboard,
+                args.overwrite,
+                args.threshold,
+                args.time_budget,
+                snap=None if args.snap == "none" else args.snap,
+                preset=args.preset,
+                compute_dtype=args.compute_dtype,
+            )
+            print(
+                f"{len(s['masks'])} masks written to {args.out}"
+                + (f", overlays to {s['overlays']}" if s["overlays"] else "")
+                + f" (network: {s['source']}; fine-tuning {s['iterations']} updates in {s['fit_seconds']:.1f} s, "
+                f"segmentation {s['segment_seconds']:.1f} s"
+                + (
+                    f", snapping '{s['snap']}' {sum(s['snap_ms_per_frame'].values()):.0f} ms/frame"
+                    if s["snap"] != "none"
+                    else ""
+                )
+                + ")"
+            )
         elif args.command == "demo":
             from osvos_tf.demo import run_demo
 
             s = run_demo(args.out, args.davis, args.iterations, args.overwrite)
-            print(f"Demo on {s['video']} (network: {s['source']}): fine-tuned {s['iterations']} updates in "
-                  f"{s['fit_seconds']:.1f} s, segmented {len(s['masks'])} frames in {s['segment_seconds']:.1f} s.")
+            print(
+                f"Demo on {s['video']} (network: {s['source']}): fine-tuned {s['iterations']} updates in "
+                f"{s['fit_seconds']:.1f} s, segmented {len(s['masks'])} frames in {s['segment_seconds']:.1f} s."
+            )
             print(f"Masks:    {s['masks'][0].parent}")
             print(f"Overlays: {s['overlays']}")
             print(f"Mean IoU vs ground truth (frames 1..N-2): {s['iou']:.3f}; total {s['seconds']:.1f} s.")

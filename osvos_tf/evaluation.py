@@ -75,15 +75,16 @@ import concurrent.futures
 import json
 import math
 import multiprocessing
-import os
 import sys
+from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Iterable, Sequence
 
 import numpy as np
 from PIL import Image
 from scipy import ndimage
 from scipy.spatial.distance import pdist, squareform
+
+from osvos_tf.davis import annotated_frame_names, default_davis_root, load_db_info  # noqa: F401
 
 __all__ = [
     "BOUND_TH",
@@ -134,14 +135,6 @@ _MASK_EXT = ".png"
 # --------------------------------------------------------------------------------------------------
 # Input
 # --------------------------------------------------------------------------------------------------
-def default_davis_root() -> Path:
-    """The DAVIS root: ``$OSVOS_DAVIS_ROOT`` if set, else ``<repo>/../shared/DAVIS``."""
-    env = os.environ.get("OSVOS_DAVIS_ROOT")
-    if env:
-        return Path(env)
-    return Path(__file__).resolve().parents[1].parent / "shared" / "DAVIS"
-
-
 def read_mask(path) -> np.ndarray:
     """Read a mask PNG as a bool array ``(H, W)``: True where the pixel is nonzero.
 
@@ -160,25 +153,6 @@ def read_mask(path) -> np.ndarray:
             arr = arr[..., :-1]
         return np.any(arr != 0, axis=2)
     return arr != 0
-
-
-def load_db_info(davis_root) -> dict:
-    """Read ``<davis_root>/db_info.yaml`` and return ``{sequence name: {attributes...}}``.
-
-    Raises FileNotFoundError when the file is missing.
-    """
-    import yaml
-
-    path = Path(davis_root) / "db_info.yaml"
-    if not path.is_file():
-        raise FileNotFoundError(
-            f"{path} not found: the DAVIS root must contain db_info.yaml (it says which sequences count "
-            f"for T); pass the DAVIS-2016 folder as davis_root / --davis, or evaluate without T (--no-t)"
-        )
-    with open(path) as f:
-        info = yaml.safe_load(f)
-    seqs = info.get("sequences", []) if isinstance(info, dict) else []
-    return {s["name"]: s for s in seqs if isinstance(s, dict) and "name" in s}
 
 
 def _as_mask(mask, name="mask") -> np.ndarray:
@@ -308,8 +282,8 @@ def _trace_pieces(m: np.ndarray):
     # is_cont / visited on the half-pixel grid, shifted by +1 so that -1 is a valid index.
     S = 2 * W + 3
     grid = np.zeros((2 * H + 3, S), dtype=np.uint8)
-    grid[2:2 * H + 1:2, 1:2 * W + 2:2] = vert  # X = 2r+1 -> index 2r+2 ; Y = 2c -> index 2c+1
-    grid[1:2 * H + 2:2, 2:2 * W + 1:2] = horz  # X = 2r   -> index 2r+1 ; Y = 2c+1 -> index 2c+2
+    grid[2 : 2 * H + 1 : 2, 1 : 2 * W + 2 : 2] = vert  # X = 2r+1 -> index 2r+2 ; Y = 2c -> index 2c+1
+    grid[1 : 2 * H + 2 : 2, 2 : 2 * W + 1 : 2] = horz  # X = 2r   -> index 2r+1 ; Y = 2c+1 -> index 2c+2
     is_cont = bytes(grid.tobytes())
     visited = bytearray(len(is_cont))
 
@@ -578,7 +552,7 @@ def _douglas_peucker(pts: np.ndarray, tol: float) -> np.ndarray:
         first, last = stack.pop()
         if last - first < 2:
             continue
-        d2 = _segment_distance2(red[first], red[last], red[first + 1:last])
+        d2 = _segment_distance2(red[first], red[last], red[first + 1 : last])
         k = len(d2) - 1 - int(np.argmax(d2[::-1]))
         if tol2 < d2[k]:
             key = first + 1 + k
@@ -608,7 +582,7 @@ def mask_contours(mask, tolerance: float = _CONT_TH) -> list:
     rows = np.flatnonzero(m.any(axis=1))
     cols = np.flatnonzero(m.any(axis=0))
     r0, c0 = int(rows[0]), int(cols[0])
-    crop = m[r0:rows[-1] + 1, c0:cols[-1] + 1]
+    crop = m[r0 : rows[-1] + 1, c0 : cols[-1] + 1]
     pieces, junction_pos = _trace_pieces(crop)
     curves = _group_into_curves(pieces, len(junction_pos))
     off = np.array([2 * r0, 2 * c0], dtype=np.int64)
@@ -649,7 +623,7 @@ def upsample_contour(contour, max_len: float = _CONT_TH_UP) -> np.ndarray:
             seq[0] = c[i]
             seq[1:] = step
             out.append(np.cumsum(seq, axis=0, dtype=np.float32)[1:])
-        out.append(c[i + 1:i + 2])
+        out.append(c[i + 1 : i + 2])
     return np.concatenate(out, axis=0)
 
 
@@ -694,7 +668,7 @@ def chi2_cost_matrix(h1, h2) -> np.ndarray:
     chunk = max(1, 200_000 // max(1, n2 * a.shape[1]))  # small blocks stay in cache
     t2 = b[None, :, :]
     for s in range(0, n1, chunk):
-        t1 = a[s:s + chunk, None, :]
+        t1 = a[s : s + chunk, None, :]
         num = t1 - t2
         np.square(num, out=num)
         den = t1 + t2
@@ -702,7 +676,7 @@ def chi2_cost_matrix(h1, h2) -> np.ndarray:
         np.divide(num, den, out=num)
         block = np.sum(num, axis=2)
         block *= 0.5
-        out[s:s + chunk] = block
+        out[s : s + chunk] = block
     return out
 
 
@@ -849,7 +823,7 @@ def decay(values, n_bins: int = 4) -> float:
     if x.size == 0:
         return float("nan")
     ids = (np.round(np.linspace(1, len(x), n_bins + 1) + 1e-10) - 1).astype(np.int64)
-    bins = [x[ids[i]:ids[i + 1] + 1] for i in range(n_bins)]
+    bins = [x[ids[i] : ids[i + 1] + 1] for i in range(n_bins)]
     return _nanmean(bins[0]) - _nanmean(bins[-1])
 
 
@@ -873,8 +847,7 @@ def evaluate_sequence(gt_masks: Sequence, result_masks: Sequence, compute_t: boo
     n = len(gt_masks)
     if n < 3:
         raise ValueError(
-            f"a sequence needs at least 3 ground-truth frames (the first and last are not evaluated), "
-            f"got {n}"
+            f"a sequence needs at least 3 ground-truth frames (the first and last are not evaluated), got {n}"
         )
     if len(result_masks) == n:
         res = list(result_masks)[1:-1]
@@ -882,8 +855,7 @@ def evaluate_sequence(gt_masks: Sequence, result_masks: Sequence, compute_t: boo
         res = list(result_masks)
     else:
         raise ValueError(
-            f"expected {n} result masks (all frames) or {n - 2} (frames 1..{n - 2}), "
-            f"got {len(result_masks)}"
+            f"expected {n} result masks (all frames) or {n - 2} (frames 1..{n - 2}), got {len(result_masks)}"
         )
     gts = list(gt_masks)[1:-1]
     return _evaluate_frames(gts, res, compute_t)
@@ -911,22 +883,6 @@ def _evaluate_frames(gts, res, compute_t, names=None) -> dict:
         t = np.array([T_SCALE * _match_descriptors(a, b) for a, b in zip(descs[:-1], descs[1:])])
         out["T"] = {"frames": t, "mean": _nanmean(t)}
     return out
-
-
-def _sequence_frames(davis_root: Path, seq: str) -> list:
-    gt_dir = davis_root / "Annotations" / "480p" / seq
-    if not gt_dir.is_dir():
-        raise FileNotFoundError(
-            f"no ground truth for sequence {seq!r}: expected the folder {gt_dir}; check the sequence "
-            f"name (the results folder names must be DAVIS sequence names) and the DAVIS root"
-        )
-    frames = sorted(p.stem for p in gt_dir.iterdir() if p.suffix.lower() == _MASK_EXT)
-    if len(frames) < 3:
-        raise ValueError(
-            f"sequence {seq!r} has {len(frames)} ground-truth frames in {gt_dir}; at least 3 are needed "
-            f"(the first and last frames are not evaluated)"
-        )
-    return frames
 
 
 def _eval_one(davis_root: str, results_dir: str, seq: str, frames: list, compute_t: bool):
@@ -991,8 +947,7 @@ def _check_inputs(davis_root, results_dir, sequences, workers):
         )
     if not results_dir.is_dir():
         raise FileNotFoundError(
-            f"results folder not found: {results_dir} (expected a folder {results_dir}/<sequence>/"
-            f"<frame>.png)"
+            f"results folder not found: {results_dir} (expected a folder {results_dir}/<sequence>/<frame>.png)"
         )
     if sequences is None:
         seqs = _list_sequences(results_dir)
@@ -1021,7 +976,7 @@ def _result_frames(davis_root: Path, results_dir: Path, seqs: list) -> dict:
                 f"(one <frame>.png per ground-truth frame, e.g. {rdir}/00001.png); run the method on "
                 f"{s!r} or leave it out of the sequence list"
             )
-        frames = _sequence_frames(davis_root, s)
+        frames = annotated_frame_names(davis_root, s)
         missing = [fr for fr in frames[1:-1] if not (rdir / f"{fr}{_MASK_EXT}").is_file()]
         if missing:
             shown = ", ".join(f"{m}{_MASK_EXT}" for m in missing[:5]) + (" ..." if len(missing) > 5 else "")
@@ -1042,8 +997,7 @@ def _run_jobs(fn, jobs: list, workers: int, report) -> None:
         for job in jobs:
             report(*fn(*job))
         return
-    with concurrent.futures.ProcessPoolExecutor(max_workers=min(workers, len(jobs)),
-                                                mp_context=_mp_context()) as ex:
+    with concurrent.futures.ProcessPoolExecutor(max_workers=min(workers, len(jobs)), mp_context=_mp_context()) as ex:
         futures = [ex.submit(fn, *job) for job in jobs]
         try:
             for fut in concurrent.futures.as_completed(futures):
@@ -1093,8 +1047,7 @@ def evaluate_results(
             eval_t[s] = bool(db_info[s].get("eval_t", False))
     frames_of = _result_frames(davis_root, results_dir, seqs)
 
-    jobs = [(str(davis_root), str(results_dir), s, frames_of[s], compute_t and eval_t.get(s, False))
-            for s in seqs]
+    jobs = [(str(davis_root), str(results_dir), s, frames_of[s], compute_t and eval_t.get(s, False)) for s in seqs]
     per_seq = {}
 
     def report(seq, out):
@@ -1102,8 +1055,11 @@ def evaluate_results(
         if progress:
             t = out["T"]
             t_txt = f" T {t['mean']:.3f}" if t is not None and not math.isnan(t["mean"]) else ""
-            print(f"[eval] {len(per_seq)}/{len(jobs)} {seq}: J {out['J']['mean']:.3f} "
-                  f"F {out['F']['mean']:.3f}{t_txt}", file=sys.stderr, flush=True)
+            print(
+                f"[eval] {len(per_seq)}/{len(jobs)} {seq}: J {out['J']['mean']:.3f} F {out['F']['mean']:.3f}{t_txt}",
+                file=sys.stderr,
+                flush=True,
+            )
 
     _run_jobs(_eval_one, jobs, workers, report)
 
@@ -1118,8 +1074,7 @@ def evaluate_results(
         }
     for m in ("J", "F"):
         result["overall"][m] = {
-            k: _json_float(_nanmean([result["sequences"][s][m][k] for s in seqs]))
-            for k in ("mean", "recall", "decay")
+            k: _json_float(_nanmean([result["sequences"][s][m][k] for s in seqs])) for k in ("mean", "recall", "decay")
         }
     t_vals = [result["sequences"][s]["T"]["mean"] for s in seqs]
     t_vals = [v for v in t_vals if v is not None]
@@ -1129,8 +1084,15 @@ def evaluate_results(
 
 def format_table(results: dict) -> str:
     """Text table of :func:`evaluate_results` output: one row per sequence and an 'Overall' row."""
-    cols = [("J", "mean"), ("J", "recall"), ("J", "decay"), ("F", "mean"), ("F", "recall"), ("F", "decay"),
-            ("T", "mean")]
+    cols = [
+        ("J", "mean"),
+        ("J", "recall"),
+        ("J", "decay"),
+        ("F", "mean"),
+        ("F", "recall"),
+        ("F", "decay"),
+        ("T", "mean"),
+    ]
     heads = ["J-Mean", "J-Recall", "J-Decay", "F-Mean", "F-Recall", "F-Decay", "T-Mean"]
     names = list(results["sequences"]) + ["Overall"]
     w = max(8, max(len(n) for n in names))
@@ -1285,8 +1247,11 @@ def error_split_results(
         per_seq[seq] = counts
         if progress:
             fr = _split_fractions(counts).mean(axis=0)
-            print(f"[errors] {len(per_seq)}/{len(jobs)} {seq}: FP-near {fr[0]:.3f} FP-far {fr[1]:.3f} "
-                  f"FN {fr[2]:.3f}", file=sys.stderr, flush=True)
+            print(
+                f"[errors] {len(per_seq)}/{len(jobs)} {seq}: FP-near {fr[0]:.3f} FP-far {fr[1]:.3f} FN {fr[2]:.3f}",
+                file=sys.stderr,
+                flush=True,
+            )
 
     _run_jobs(_error_split_one, jobs, workers, report)
 
@@ -1295,9 +1260,7 @@ def error_split_results(
         means = _split_fractions(per_seq[s]).mean(axis=0)
         result["sequences"][s] = {k: float(v) for k, v in zip(_SPLIT_KEYS, means)}
         result["sequences"][s]["frames"] = int(len(per_seq[s]))
-    result["overall"] = {
-        k: float(np.mean([result["sequences"][s][k] for s in seqs])) for k in _SPLIT_KEYS
-    }
+    result["overall"] = {k: float(np.mean([result["sequences"][s][k] for s in seqs])) for k in _SPLIT_KEYS}
     result["overall"]["frames"] = int(sum(len(per_seq[s]) for s in seqs))
     totals = np.sum([per_seq[s].sum(axis=0) for s in seqs], axis=0)
     result["pixels"] = {k: int(v) for k, v in zip(_SPLIT_KEYS + ("union",), totals)}
@@ -1313,8 +1276,7 @@ def format_error_table(split: dict) -> str:
 
     def row(name, vals):
         nums = [vals[k] for k in _SPLIT_KEYS]
-        return (f"{name:<{w}} " + " ".join(f"{v:8.3f}" for v in nums + [sum(nums)])
-                + f" {vals['frames']:>8d}")
+        return f"{name:<{w}} " + " ".join(f"{v:8.3f}" for v in nums + [sum(nums)]) + f" {vals['frames']:>8d}"
 
     lines = [f"{'Sequence':<{w}} " + " ".join(f"{h:>8}" for h in heads)]
     lines.append("-" * len(lines[0]))
@@ -1322,8 +1284,10 @@ def format_error_table(split: dict) -> str:
         lines.append(row(s, vals))
     lines.append("-" * len(lines[0]))
     lines.append(row("Overall", split["overall"]))
-    lines.append(f"(fractions of |result | gt| per frame; FP-near = false positives within "
-                 f"{split['near_px']:g} px of the object, FP-far = farther, FN = false negatives)")
+    lines.append(
+        f"(fractions of |result | gt| per frame; FP-near = false positives within "
+        f"{split['near_px']:g} px of the object, FP-far = farther, FN = false negatives)"
+    )
     return "\n".join(lines)
 
 
@@ -1349,12 +1313,14 @@ def evaluate_and_report(
     stream = sys.stdout if stream is None else stream
     if errors:
         near_px = _check_near_px(near_px)  # fail before the (long) J/F/T evaluation
-    results = evaluate_results(davis_root, results_dir, sequences=sequences, compute_t=compute_t,
-                               workers=workers, progress=progress)
+    results = evaluate_results(
+        davis_root, results_dir, sequences=sequences, compute_t=compute_t, workers=workers, progress=progress
+    )
     print(format_table(results), file=stream)
     if errors:
-        results["error_split"] = error_split_results(davis_root, results_dir, sequences=sequences,
-                                                     near_px=near_px, workers=workers, progress=progress)
+        results["error_split"] = error_split_results(
+            davis_root, results_dir, sequences=sequences, near_px=near_px, workers=workers, progress=progress
+        )
         print("", file=stream)
         print(format_error_table(results["error_split"]), file=stream)
     if json_path is not None:

@@ -22,8 +22,8 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Iterable, Sequence
 
 import numpy as np
 from PIL import Image, UnidentifiedImageError
@@ -44,10 +44,13 @@ def list_frames(folder: str | os.PathLike) -> list[Path]:
     """
     folder = Path(folder)
     if not folder.is_dir():
-        raise FileNotFoundError(f"Frame folder not found: {folder}. Pass a folder of video frames "
-                                "(one image per frame, e.g. 00000.jpg, 00001.jpg, ...).")
-    files = sorted((p for p in folder.iterdir() if p.suffix.lower() in IMAGE_EXTENSIONS and p.is_file()),
-                   key=_natural_key)
+        raise FileNotFoundError(
+            f"Frame folder not found: {folder}. Pass a folder of video frames "
+            "(one image per frame, e.g. 00000.jpg, 00001.jpg, ...)."
+        )
+    files = sorted(
+        (p for p in folder.iterdir() if p.suffix.lower() in IMAGE_EXTENSIONS and p.is_file()), key=_natural_key
+    )
     if not files:
         raise ValueError(f"No image files in {folder} (looked for {', '.join(IMAGE_EXTENSIONS)}).")
     return files
@@ -88,8 +91,10 @@ def read_frame(frame) -> np.ndarray:
         array = (array.astype(np.float64) / 257.0).round().astype(np.uint8)
     elif np.issubdtype(array.dtype, np.floating):
         if array.size and float(np.nanmax(array)) <= 1.0:
-            raise ValueError("Float frame arrays must be on the 0..255 scale; this one has max <= 1 "
-                             "(probably 0..1): pass (frame * 255).astype(np.uint8).")
+            raise ValueError(
+                "Float frame arrays must be on the 0..255 scale; this one has max <= 1 "
+                "(probably 0..1): pass (frame * 255).astype(np.uint8)."
+            )
         array = np.clip(array, 0, 255).round().astype(np.uint8)
     else:
         raise ValueError(f"Frame arrays must be uint8, uint16 or float; got {array.dtype}.")
@@ -143,9 +148,11 @@ def read_mask(mask) -> np.ndarray:
 def check_pair(frame: np.ndarray, mask: np.ndarray, where: str = "") -> None:
     """Raise if a frame (H, W, 3) and its mask (H, W) differ in size."""
     if frame.shape[:2] != mask.shape:
-        raise ValueError(f"Mask size {mask.shape[1]}x{mask.shape[0]} (WxH) differs from its frame's "
-                         f"{frame.shape[1]}x{frame.shape[0]}{where}. Resize the mask to the frame "
-                         "(nearest-neighbour) or annotate the frame at its own size.")
+        raise ValueError(
+            f"Mask size {mask.shape[1]}x{mask.shape[0]} (WxH) differs from its frame's "
+            f"{frame.shape[1]}x{frame.shape[0]}{where}. Resize the mask to the frame "
+            "(nearest-neighbour) or annotate the frame at its own size."
+        )
 
 
 def frame_name(frame, index: int) -> str:
@@ -164,9 +171,11 @@ def prepare_output_dir(folder: str | os.PathLike, overwrite: bool = False) -> Pa
     if folder.exists() and not folder.is_dir():
         raise FileExistsError(f"Output path {folder} exists and is not a folder.")
     if folder.is_dir() and any(folder.iterdir()) and not overwrite:
-        raise FileExistsError(f"Output folder {folder} is not empty; osvos_tf will not overwrite files "
-                              "without being asked. Choose an empty folder or pass overwrite=True "
-                              "(CLI: --overwrite).")
+        raise FileExistsError(
+            f"Output folder {folder} is not empty; osvos_tf will not overwrite files "
+            "without being asked. Choose an empty folder or pass overwrite=True "
+            "(CLI: --overwrite)."
+        )
     folder.mkdir(parents=True, exist_ok=True)
     return folder
 
@@ -189,9 +198,14 @@ def overlay(frame: np.ndarray, mask: np.ndarray, color=(255, 40, 40), alpha: flo
     return out.round().astype(np.uint8)
 
 
-def write_results(probs: Iterable[np.ndarray], frames: Sequence, out_dir: str | os.PathLike,
-                  threshold: float = 0.5, overlay_dir: str | os.PathLike | None = None,
-                  overwrite: bool = False) -> list[Path]:
+def write_results(
+    probs: Iterable[np.ndarray],
+    frames: Sequence,
+    out_dir: str | os.PathLike,
+    threshold: float = 0.5,
+    overlay_dir: str | os.PathLike | None = None,
+    overwrite: bool = False,
+) -> list[Path]:
     """Write per-frame masks (``out_dir/<frame name>.png``, 0/255) and optional overlays, streaming.
 
     Args:
@@ -207,8 +221,13 @@ def write_results(probs: Iterable[np.ndarray], frames: Sequence, out_dir: str | 
     return write_masks((p > threshold for p in probs), frames, out_dir, overlay_dir, overwrite)
 
 
-def write_masks(masks: Iterable[np.ndarray], frames: Sequence, out_dir: str | os.PathLike,
-                overlay_dir: str | os.PathLike | None = None, overwrite: bool = False) -> list[Path]:
+def write_masks(
+    masks: Iterable[np.ndarray],
+    frames: Sequence,
+    out_dir: str | os.PathLike,
+    overlay_dir: str | os.PathLike | None = None,
+    overwrite: bool = False,
+) -> list[Path]:
     """Write bool (H, W) masks as ``out_dir/<frame name>.png`` (0/255) and optional overlays, streaming.
 
     Args:

@@ -29,11 +29,11 @@ are float32 either way. On CPUs with AVX512-BF16 this about halves the time of a
 
 from __future__ import annotations
 
-import numpy as np
 import keras
+import numpy as np
 from keras import layers, ops
 
-from osvos_tf.config import resolve_compute_dtype
+from osvos_tf.cpu import resolve_compute_dtype
 
 #: Caffe VGG16 mean pixel, BGR order, on the 0..255 scale.
 MEAN_BGR = (104.00699, 116.66877, 122.67892)
@@ -97,8 +97,11 @@ class BilinearUpsample(layers.Layer):
     def build(self, input_shape):
         k = 2 * self.stride
         self.kernel = self.add_weight(
-            name="kernel", shape=(k, k, 1, 1), trainable=False,
-            initializer=keras.initializers.Constant(bilinear_kernel(self.stride).reshape(k, k, 1, 1)))
+            name="kernel",
+            shape=(k, k, 1, 1),
+            trainable=False,
+            initializer=keras.initializers.Constant(bilinear_kernel(self.stride).reshape(k, k, 1, 1)),
+        )
 
     def call(self, x):
         import tensorflow as tf  # the transposed conv with an explicit output shape is TF-specific
@@ -109,8 +112,9 @@ class BilinearUpsample(layers.Layer):
         # channels into the batch axis: one 1-channel transposed conv serves every channel
         x1 = tf.reshape(tf.transpose(x, [0, 3, 1, 2]), tf.stack([b * c, h, w, 1]))
         out_h, out_w = s * (h + 1), s * (w + 1)
-        y = tf.nn.conv2d_transpose(x1, tf.cast(self.kernel, x.dtype), tf.stack([b * c, out_h, out_w, 1]),
-                                   strides=s, padding="VALID")
+        y = tf.nn.conv2d_transpose(
+            x1, tf.cast(self.kernel, x.dtype), tf.stack([b * c, out_h, out_w, 1]), strides=s, padding="VALID"
+        )
         y = tf.transpose(tf.reshape(y, tf.stack([b, c, out_h, out_w])), [0, 2, 3, 1])
         return y
 
@@ -139,7 +143,7 @@ class CropLike(layers.Layer):
         x, reference = inputs
         shape = ops.shape(reference)
         o = self.offset
-        return x[:, o:o + shape[1], o:o + shape[2], :]
+        return x[:, o : o + shape[1], o : o + shape[2], :]
 
     def compute_output_shape(self, input_shapes):
         x_shape, ref_shape = input_shapes
@@ -151,9 +155,15 @@ class CropLike(layers.Layer):
 
 def _new_conv(filters: int, size: int, name: str, activation=None, dtype=None) -> layers.Conv2D:
     return layers.Conv2D(
-        filters, size, padding="same", activation=activation, name=name, dtype=dtype,
+        filters,
+        size,
+        padding="same",
+        activation=activation,
+        name=name,
+        dtype=dtype,
         kernel_initializer=keras.initializers.RandomNormal(stddev=0.001),
-        bias_initializer="zeros")
+        bias_initializer="zeros",
+    )
 
 
 def _wire(get, image, cached: dict, side_outputs: bool, policy: str = "float32"):
@@ -169,8 +179,10 @@ def _wire(get, image, cached: dict, side_outputs: bool, policy: str = "float32")
         if block <= frozen:
             continue
         if block > 1:
-            x = get(f"block{block - 1}_pool", lambda b=block: layers.MaxPooling2D(
-                2, strides=2, padding="same", name=f"block{b - 1}_pool", dtype=p))(x)
+            x = get(
+                f"block{block - 1}_pool",
+                lambda b=block: layers.MaxPooling2D(2, strides=2, padding="same", name=f"block{b - 1}_pool", dtype=p),
+            )(x)
         for j in range(1, n_convs + 1):
             name = f"block{block}_conv{j}"
             x = get(name, lambda n=name, c=channels: _new_conv(c, 3, n, activation="relu", dtype=p))(x)
@@ -179,20 +191,28 @@ def _wire(get, image, cached: dict, side_outputs: bool, policy: str = "float32")
     prep_maps, score_maps = [], []
     for block, stride in SIDE_STRIDES.items():
         prep = get(f"side{block}_prep", lambda b=block: _new_conv(SIDE_CHANNELS, 3, f"side{b}_prep", dtype=p))(
-            features[block])
-        up = get(f"side{block}_upsample",
-                 lambda b=block, s=stride: BilinearUpsample(s, name=f"side{b}_upsample", dtype=p))(prep)
-        prep_maps.append(get(f"side{block}_crop",
-                             lambda b=block, s=stride: CropLike(s // 2, name=f"side{b}_crop", dtype=p))([up, image]))
+            features[block]
+        )
+        up = get(
+            f"side{block}_upsample", lambda b=block, s=stride: BilinearUpsample(s, name=f"side{b}_upsample", dtype=p)
+        )(prep)
+        prep_maps.append(
+            get(f"side{block}_crop", lambda b=block, s=stride: CropLike(s // 2, name=f"side{b}_crop", dtype=p))(
+                [up, image]
+            )
+        )
         if side_outputs:
             score = get(f"side{block}_score", lambda b=block: _new_conv(1, 1, f"side{b}_score", dtype="float32"))(prep)
-            score_up = get(f"side{block}_score_upsample",
-                           lambda b=block, s=stride: BilinearUpsample(s, name=f"side{b}_score_upsample",
-                                                                            dtype="float32"))(score)
-            score_maps.append(get(f"side{block}_score_crop",
-                                  lambda b=block, s=stride: CropLike(s // 2, name=f"side{b}_score_crop",
-                                                                           dtype="float32"))(
-                [score_up, image]))
+            score_up = get(
+                f"side{block}_score_upsample",
+                lambda b=block, s=stride: BilinearUpsample(s, name=f"side{b}_score_upsample", dtype="float32"),
+            )(score)
+            score_maps.append(
+                get(
+                    f"side{block}_score_crop",
+                    lambda b=block, s=stride: CropLike(s // 2, name=f"side{b}_score_crop", dtype="float32"),
+                )([score_up, image])
+            )
 
     concat = get("fuse_concat", lambda: layers.Concatenate(axis=-1, name="fuse_concat", dtype=p))(prep_maps)
     fused = get("fuse", lambda: _new_conv(1, 1, "fuse", dtype="float32"))(concat)
@@ -240,13 +260,21 @@ def split_frozen(model: keras.Model, frozen_blocks: int) -> tuple[keras.Model, k
     """
     blocks = cached_blocks(frozen_blocks)
     n_convs = {b: n for b, n, _ in VGG_BLOCKS}
-    trunk = keras.Model(model.input, [model.get_layer(f"block{b}_conv{n_convs[b]}").output for b in blocks],
-                        name=f"{model.name}_trunk{frozen_blocks}")
+    trunk = keras.Model(
+        model.input,
+        [model.get_layer(f"block{b}_conv{n_convs[b]}").output for b in blocks],
+        name=f"{model.name}_trunk{frozen_blocks}",
+    )
     image = keras.Input(shape=(None, None, 3), name="image")
     feature_dtype = model.get_layer("block1_conv1").compute_dtype
-    feats = {b: keras.Input(shape=(None, None, dict((k, c) for k, _, c in VGG_BLOCKS)[b]), name=f"block{b}_features",
-                            dtype=feature_dtype)
-             for b in blocks}
+    feats = {
+        b: keras.Input(
+            shape=(None, None, dict((k, c) for k, _, c in VGG_BLOCKS)[b]),
+            name=f"block{b}_features",
+            dtype=feature_dtype,
+        )
+        for b in blocks
+    }
     side_outputs = isinstance(model.outputs, (list, tuple)) and len(model.outputs) > 1
     outputs = _wire(lambda name, _make: model.get_layer(name), image, feats, side_outputs)
     head = keras.Model([image, *feats.values()], outputs, name=f"{model.name}_head{frozen_blocks}")

@@ -18,13 +18,14 @@ from __future__ import annotations
 import dataclasses
 import os
 import warnings
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Callable, Iterable, Iterator, Sequence
 
 import numpy as np
 
-from osvos_tf.config import FineTuneConfig, finetune_config, resolve_compute_dtype
+from osvos_tf.config import FineTuneConfig, finetune_config
+from osvos_tf.cpu import resolve_compute_dtype
 from osvos_tf.frames import check_pair, read_frame, read_mask, write_masks
 from osvos_tf.snapping import BilateralParams, ContourSnapParams, Snapper
 
@@ -62,15 +63,18 @@ def parent_source(checkpoint: str | os.PathLike | None = None, base_weights: str
     if checkpoint is not None:
         path = Path(checkpoint)
         if not path.is_file():
-            raise FileNotFoundError(f"Checkpoint not found: {path}. Pass an osvos_tf checkpoint (.h5), or none to "
-                                    "use the default parent.")
+            raise FileNotFoundError(
+                f"Checkpoint not found: {path}. Pass an osvos_tf checkpoint (.h5), or none to use the default parent."
+            )
         return str(path.resolve())
     path = default_parent_path()
     if path is None:
         return f"base:{base_weights}"
     if not path.is_file():
-        raise FileNotFoundError(f"The default parent checkpoint {path} (from $OSVOS_PARENT) does not exist; "
-                                "fix $OSVOS_PARENT or pass a checkpoint.")
+        raise FileNotFoundError(
+            f"The default parent checkpoint {path} (from $OSVOS_PARENT) does not exist; "
+            "fix $OSVOS_PARENT or pass a checkpoint."
+        )
     return str(path.resolve())
 
 
@@ -121,9 +125,15 @@ class OSVOS:
         bilateral_params: :class:`~osvos_tf.snapping.BilateralParams` for 'bilateral'.
     """
 
-    def __init__(self, checkpoint: str | os.PathLike | None = None, base_weights: str = "hed",
-                 config: FineTuneConfig | None = None, snap: str | None = None,
-                 contour_params: ContourSnapParams | None = None, bilateral_params: BilateralParams | None = None):
+    def __init__(
+        self,
+        checkpoint: str | os.PathLike | None = None,
+        base_weights: str = "hed",
+        config: FineTuneConfig | None = None,
+        snap: str | None = None,
+        contour_params: ContourSnapParams | None = None,
+        bilateral_params: BilateralParams | None = None,
+    ):
         from osvos_tf.model import build_osvos
         from osvos_tf.weights import load_checkpoint, load_vgg_weights
 
@@ -131,8 +141,9 @@ class OSVOS:
         # 'auto' becomes the dtype this machine runs, so saved configs and VideoStates say what was used
         self.config = dataclasses.replace(config, compute_dtype=resolve_compute_dtype(config.compute_dtype))
         self.snapper = Snapper(snap, contours=contour_params, bilateral=bilateral_params)  # checks first
-        self._model = build_osvos(side_outputs=self.config.side_loss_weight > 0,
-                                  compute_dtype=self.config.compute_dtype)
+        self._model = build_osvos(
+            side_outputs=self.config.side_loss_weight > 0, compute_dtype=self.config.compute_dtype
+        )
         #: the parent: 'base:hed', 'base:imagenet' or a checkpoint's absolute path (see parent_source)
         self.source = parent_source(checkpoint, base_weights)
         if self.source.startswith("base:"):
@@ -145,8 +156,7 @@ class OSVOS:
         self._predict = None
 
     @classmethod
-    def from_base_weights(cls, base_weights: str = "hed", config: FineTuneConfig | None = None,
-                          **snap_kwargs) -> "OSVOS":
+    def from_base_weights(cls, base_weights: str = "hed", config: FineTuneConfig | None = None, **snap_kwargs) -> OSVOS:
         """An OSVOS whose 'parent' is the bare VGG16 initialisation (no parent training), e.g. for ablations.
 
         ``snap_kwargs``: ``snap``, ``contour_params``, ``bilateral_params`` as for :class:`OSVOS`.
@@ -154,8 +164,7 @@ class OSVOS:
         return cls(checkpoint="base", base_weights=base_weights, config=config, **snap_kwargs)
 
     @classmethod
-    def from_checkpoint(cls, path: str | os.PathLike, config: FineTuneConfig | None = None,
-                        **snap_kwargs) -> "OSVOS":
+    def from_checkpoint(cls, path: str | os.PathLike, config: FineTuneConfig | None = None, **snap_kwargs) -> OSVOS:
         """An OSVOS whose parent is the checkpoint at ``path`` (a parent, or a saved fine-tuned model).
 
         ``snap_kwargs``: ``snap``, ``contour_params``, ``bilateral_params`` as for :class:`OSVOS`.
@@ -166,8 +175,7 @@ class OSVOS:
 
     # -- weights -------------------------------------------------------------------------------------
     def _snapshot(self) -> dict:
-        return {layer.name: [np.array(w) for w in layer.get_weights()] for layer in self._model.layers
-                if layer.weights}
+        return {layer.name: [np.array(w) for w in layer.get_weights()] for layer in self._model.layers if layer.weights}
 
     def _load(self, state: VideoState | None) -> None:
         if self._loaded is state and state is not None:
@@ -189,8 +197,9 @@ class OSVOS:
         state = state if state is not None else self.state
         self._load(state)
         extra = {} if state is None else {"iterations": state.iterations, "seconds": state.seconds}
-        return save_checkpoint(self._model, path, state.config if state else self.config, dtype=dtype,
-                               parent=self.source, **extra)
+        return save_checkpoint(
+            self._model, path, state.config if state else self.config, dtype=dtype, parent=self.source, **extra
+        )
 
     # -- fine-tuning ---------------------------------------------------------------------------------
     def fit_one_shot(self, frame, mask, **kwargs) -> VideoState:
@@ -202,11 +211,18 @@ class OSVOS:
         """
         return self.fit([frame], [mask], **kwargs)
 
-    def fit(self, frames: Sequence, masks: Sequence, iterations: int | None = None,
-            time_budget_s: float | None = None, log_dir: str | os.PathLike | None = None,
-            progress: bool = True, seed: int | None = None,
-            callback: Callable[[int, Callable], object] | None = None,
-            keep_at: Iterable[int] = ()) -> VideoState:
+    def fit(
+        self,
+        frames: Sequence,
+        masks: Sequence,
+        iterations: int | None = None,
+        time_budget_s: float | None = None,
+        log_dir: str | os.PathLike | None = None,
+        progress: bool = True,
+        seed: int | None = None,
+        callback: Callable[[int, Callable], object] | None = None,
+        keep_at: Iterable[int] = (),
+    ) -> VideoState:
         """Fine-tune a copy of the parent on several annotated frames (the paper's Table 4 refinement).
 
         Args:
@@ -234,8 +250,9 @@ class OSVOS:
         from osvos_tf.training import finetune
 
         if len(frames) != len(masks) or not frames:
-            raise ValueError(f"fit needs as many masks as frames (at least one); got {len(frames)} frames "
-                             f"and {len(masks)} masks.")
+            raise ValueError(
+                f"fit needs as many masks as frames (at least one); got {len(frames)} frames and {len(masks)} masks."
+            )
         frames_np = [read_frame(f) for f in frames]
         masks_np = [read_mask(m) for m in masks]
         informative = 0
@@ -247,13 +264,18 @@ class OSVOS:
             else:
                 informative += 1
         if informative == 0:
-            raise ValueError("Every mask is empty or all foreground, so there is nothing to fine-tune on "
-                             "(the class-balanced loss is zero). Annotate the object in at least one frame, "
-                             "or segment with the parent alone (iterations=0).")
+            raise ValueError(
+                "Every mask is empty or all foreground, so there is nothing to fine-tune on "
+                "(the class-balanced loss is zero). Annotate the object in at least one frame, "
+                "or segment with the parent alone (iterations=0)."
+            )
         config = self.config
         if iterations is not None or seed is not None:
-            config = dataclasses.replace(config, iterations=config.iterations if iterations is None else int(iterations),
-                                         seed=config.seed if seed is None else int(seed))
+            config = dataclasses.replace(
+                config,
+                iterations=config.iterations if iterations is None else int(iterations),
+                seed=config.seed if seed is None else int(seed),
+            )
         if config.iterations < 0:
             raise ValueError(f"iterations must be >= 0, got {config.iterations}.")
         keep = set()
@@ -274,14 +296,42 @@ class OSVOS:
                 kept[n] = (self._snapshot(), seconds)
             if callback is not None:
                 callback(n, probs)
-        history = finetune(self._model, frames_np, masks_np, config, time_budget_s, log_dir, progress,
-                           hook if callback is not None or keep else None)
+
+        history = finetune(
+            self._model,
+            frames_np,
+            masks_np,
+            config,
+            time_budget_s,
+            log_dir,
+            progress,
+            hook if callback is not None or keep else None,
+        )
         shapes = tuple(m.shape for m in masks_np)
-        earlier = {n: VideoState(weights, shapes, dataclasses.replace(config, iterations=n), n, seconds,
-                                 history.losses[:n], False, history.step_seconds[:n])
-                   for n, (weights, seconds) in sorted(kept.items())}
-        state = VideoState(self._snapshot(), shapes, config, history.iterations, history.seconds,
-                           history.losses, history.stopped_by_budget, history.step_seconds, earlier)
+        earlier = {
+            n: VideoState(
+                weights,
+                shapes,
+                dataclasses.replace(config, iterations=n),
+                n,
+                seconds,
+                history.losses[:n],
+                False,
+                history.step_seconds[:n],
+            )
+            for n, (weights, seconds) in sorted(kept.items())
+        }
+        state = VideoState(
+            self._snapshot(),
+            shapes,
+            config,
+            history.iterations,
+            history.seconds,
+            history.losses,
+            history.stopped_by_budget,
+            history.step_seconds,
+            earlier,
+        )
         self._loaded = state
         self.state = state
         return state
@@ -290,6 +340,7 @@ class OSVOS:
     def _predict_fn(self):
         if self._predict is None:
             import tensorflow as tf
+
             from osvos_tf.model import preprocess
 
             model = self._model
@@ -321,8 +372,9 @@ class OSVOS:
         for _, probs in self.segment_frames(frames, state):
             yield probs
 
-    def segment_frames(self, frames: Iterable, state: VideoState | None = None
-                       ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    def segment_frames(
+        self, frames: Iterable, state: VideoState | None = None
+    ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         """Like :meth:`segment`, but yields ``(frame, probs)``: the decoded uint8 RGB (H, W, 3) frame with its
         float32 (H, W) probabilities in [0, 1] (for post-processing that needs the image, e.g. snapping)."""
         state = state if state is not None else self.state
@@ -339,14 +391,17 @@ class OSVOS:
                 if shape is None:
                     shape = frame.shape
                 elif frame.shape != shape:
-                    raise ValueError(f"Frame {index} is {frame.shape[1]}x{frame.shape[0]} (WxH) but the video's "
-                                     f"first frame is {shape[1]}x{shape[0]}: all frames of a video must have "
-                                     "the same size. Resize them first.")
+                    raise ValueError(
+                        f"Frame {index} is {frame.shape[1]}x{frame.shape[0]} (WxH) but the video's "
+                        f"first frame is {shape[1]}x{shape[0]}: all frames of a video must have "
+                        "the same size. Resize them first."
+                    )
                 yield frame, predict(frame).numpy()
                 index += 1
 
-    def segment_masks(self, frames: Iterable, state: VideoState | None = None,
-                      threshold: float = 0.5) -> Iterator[np.ndarray]:
+    def segment_masks(
+        self, frames: Iterable, state: VideoState | None = None, threshold: float = 0.5
+    ) -> Iterator[np.ndarray]:
         """The final mask of each frame, lazily: probabilities > ``threshold``, snapped as ``snap`` says.
 
         Args:
@@ -361,9 +416,16 @@ class OSVOS:
         for frame, probs in self.segment_frames(frames, state):
             yield self.snapper(frame, probs, threshold=threshold)
 
-    def segment_to_folder(self, frames: Sequence, out_dir: str | os.PathLike, threshold: float = 0.5,
-                          overlay_dir: str | os.PathLike | None = None, overwrite: bool = False,
-                          state: VideoState | None = None, progress: bool = True) -> list[Path]:
+    def segment_to_folder(
+        self,
+        frames: Sequence,
+        out_dir: str | os.PathLike,
+        threshold: float = 0.5,
+        overlay_dir: str | os.PathLike | None = None,
+        overwrite: bool = False,
+        state: VideoState | None = None,
+        progress: bool = True,
+    ) -> list[Path]:
         """Segment ``frames`` and write ``out_dir/<frame name>.png`` masks (0/255), optionally overlays.
 
         The masks are those of :meth:`segment_masks` (snapped if the OSVOS was built with ``snap``).
@@ -393,11 +455,23 @@ def _submit_next(pool: ThreadPoolExecutor, frames: Iterator):
     return pool.submit(read_frame, item)
 
 
-def segment_video(frames_dir: str | os.PathLike, mask: str | os.PathLike, out_dir: str | os.PathLike,
-                  frame_index: int = 0, iterations: int | None = None, checkpoint: str | os.PathLike | None = None,
-                  overlay: bool = False, log_dir: str | os.PathLike | None = None, overwrite: bool = False,
-                  threshold: float = 0.5, time_budget_s: float | None = None, progress: bool = True,
-                  snap: str | None = None, preset: str | None = None, compute_dtype: str | None = None) -> dict:
+def segment_video(
+    frames_dir: str | os.PathLike,
+    mask: str | os.PathLike,
+    out_dir: str | os.PathLike,
+    frame_index: int = 0,
+    iterations: int | None = None,
+    checkpoint: str | os.PathLike | None = None,
+    overlay: bool = False,
+    log_dir: str | os.PathLike | None = None,
+    overwrite: bool = False,
+    threshold: float = 0.5,
+    time_budget_s: float | None = None,
+    progress: bool = True,
+    snap: str | None = None,
+    preset: str | None = None,
+    compute_dtype: str | None = None,
+) -> dict:
     """The whole job: fine-tune on one annotated frame of a folder of frames, then segment every frame.
 
     Args:
@@ -421,8 +495,10 @@ def segment_video(frames_dir: str | os.PathLike, mask: str | os.PathLike, out_di
 
     frames = list_frames(frames_dir)
     if not -len(frames) <= frame_index < len(frames):
-        raise ValueError(f"--frame-index {frame_index} is out of range: {frames_dir} has {len(frames)} frames "
-                         f"(valid: 0..{len(frames) - 1}).")
+        raise ValueError(
+            f"--frame-index {frame_index} is out of range: {frames_dir} has {len(frames)} frames "
+            f"(valid: 0..{len(frames) - 1})."
+        )
     out_dir = prepare_output_dir(out_dir, overwrite)  # fail before the long fine-tuning, not after
     _, config = finetune_config(preset, iterations)
     if compute_dtype is not None:
@@ -430,13 +506,21 @@ def segment_video(frames_dir: str | os.PathLike, mask: str | os.PathLike, out_di
     osvos = OSVOS(checkpoint=checkpoint, config=config, snap=snap)
     state = None
     if osvos.config.iterations != 0:
-        state = osvos.fit_one_shot(frames[frame_index], mask, log_dir=log_dir,
-                                   time_budget_s=time_budget_s, progress=progress)
+        state = osvos.fit_one_shot(
+            frames[frame_index], mask, log_dir=log_dir, time_budget_s=time_budget_s, progress=progress
+        )
     else:
         check_pair(read_frame(frames[frame_index]), read_mask(mask), where=f" ({frames[frame_index].name})")
     start = time.perf_counter()
     overlay_dir = Path(out_dir) / "overlays" if overlay else None
     written = osvos.segment_to_folder(frames, out_dir, threshold, overlay_dir, overwrite=True, progress=progress)
-    return {"masks": written, "overlays": overlay_dir, "fit_seconds": state.seconds if state else 0.0,
-            "segment_seconds": time.perf_counter() - start, "iterations": state.iterations if state else 0,
-            "source": osvos.source, "snap": osvos.snapper.mode, "snap_ms_per_frame": osvos.snapper.ms_per_frame()}
+    return {
+        "masks": written,
+        "overlays": overlay_dir,
+        "fit_seconds": state.seconds if state else 0.0,
+        "segment_seconds": time.perf_counter() - start,
+        "iterations": state.iterations if state else 0,
+        "source": osvos.source,
+        "snap": osvos.snapper.mode,
+        "snap_ms_per_frame": osvos.snapper.ms_per_frame(),
+    }

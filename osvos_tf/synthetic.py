@@ -42,7 +42,7 @@ def synthetic_clip(n_frames: int = 12, height: int = 96, width: int = 128, seed:
         rx = width * 0.16
         mask = ((yy - cy) / ry) ** 2 + ((xx - cx) / rx) ** 2 <= 1.0
         shift = 2 * t  # the camera pans: the background moves too
-        frame = background[:, shift:shift + width].copy()
+        frame = background[:, shift : shift + width].copy()
         frame[mask] = fg_texture[mask]
         frame += rng.normal(0, 4, frame.shape)
         frames.append(np.clip(frame, 0, 255).astype(np.uint8))
@@ -73,8 +73,16 @@ def write_clip(folder, n_frames: int = 12, height: int = 96, width: int = 128, s
     return frames_dir, masks_dir
 
 
-def write_davis_tree(root, sequences=("seq-a", "seq-b"), n_frames: int = 5, height: int = 48, width: int = 64,
-                     image_set: str | None = "val", db_info: bool = True, seed: int = 10):
+def write_davis_tree(
+    root,
+    sequences=("seq-a", "seq-b"),
+    n_frames: int = 5,
+    height: int = 48,
+    width: int = 64,
+    image_set: str | None = "val",
+    db_info: bool = True,
+    seed: int = 10,
+):
     """Write a tiny DAVIS-2016-layout tree of synthetic clips (for trying the tools, and for the tests).
 
     Writes ``root/JPEGImages/480p/<seq>/%05d.jpg`` and ``root/Annotations/480p/<seq>/%05d.png`` (0/255) for
@@ -101,8 +109,10 @@ def write_davis_tree(root, sequences=("seq-a", "seq-b"), n_frames: int = 5, heig
             Image.fromarray(frame).save(root / "JPEGImages" / "480p" / seq / f"{i:05d}.jpg", quality=95)
             write_mask(root / "Annotations" / "480p" / seq / f"{i:05d}.png", mask)
             lines.append(f"/JPEGImages/480p/{seq}/{i:05d}.jpg /Annotations/480p/{seq}/{i:05d}.png")
-        entries.append(f"- name: {seq}\n  attributes: []\n  num_frames: {n_frames}\n  set: {image_set or 'val'}\n"
-                       "  eval_t: false\n  year: 2016\n")
+        entries.append(
+            f"- name: {seq}\n  attributes: []\n  num_frames: {n_frames}\n  set: {image_set or 'val'}\n"
+            "  eval_t: false\n  year: 2016\n"
+        )
     if image_set:
         (root / "ImageSets" / "480p").mkdir(parents=True)
         (root / "ImageSets" / "480p" / f"{image_set}.txt").write_text("\n".join(lines) + "\n")

@@ -12,11 +12,11 @@ from __future__ import annotations
 import dataclasses
 import os
 import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Callable, Sequence
 
-import numpy as np
 import keras
+import numpy as np
 import tensorflow as tf
 
 from osvos_tf.config import OPTIMIZERS, FineTuneConfig, LrMultipliers, save_config
@@ -57,8 +57,9 @@ class GroupedOptimizer:
     Must be created inside the same ``tf.distribute`` strategy scope as the model.
     """
 
-    def __init__(self, model, multipliers: LrMultipliers, kind: str = "sgd", momentum: float = 0.9,
-                 weight_decay: float = 2e-4):
+    def __init__(
+        self, model, multipliers: LrMultipliers, kind: str = "sgd", momentum: float = 0.9, weight_decay: float = 2e-4
+    ):
         if kind not in OPTIMIZERS:
             raise ValueError(f"optimizer kind must be one of {OPTIMIZERS}, got {kind!r}.")
         self.learning_rate = tf.Variable(0.0, trainable=False, dtype=tf.float32, name="base_learning_rate")
@@ -69,7 +70,7 @@ class GroupedOptimizer:
         self._multipliers = sorted({m for _, m, _ in groups}, reverse=True)
         self.optimizers = []
         for mult in self._multipliers:
-            lr = (lambda m=mult: self.learning_rate * m)
+            lr = lambda m=mult: self.learning_rate * m
             if kind == "sgd":
                 opt = keras.optimizers.SGD(learning_rate=lr, momentum=momentum)
             else:
@@ -103,8 +104,10 @@ class GroupedOptimizer:
     def set_state(self, arrays: Sequence[np.ndarray]) -> None:
         variables = [v for opt in self.optimizers for v in opt.variables]
         if len(variables) != len(arrays):
-            raise ValueError(f"Optimizer state has {len(arrays)} arrays, this optimizer {len(variables)}: "
-                             "the checkpoint was written with another optimizer or model.")
+            raise ValueError(
+                f"Optimizer state has {len(arrays)} arrays, this optimizer {len(variables)}: "
+                "the checkpoint was written with another optimizer or model."
+            )
         for var, arr in zip(variables, arrays):
             var.assign(arr)
 
@@ -140,9 +143,16 @@ def make_update_fn(model, optimizer: GroupedOptimizer):
     return update
 
 
-def finetune(model, frames: Sequence[np.ndarray], masks: Sequence[np.ndarray], config: FineTuneConfig,
-             time_budget_s: float | None = None, log_dir: str | os.PathLike | None = None,
-             progress: bool = True, callback: Callable[[int, float], object] | None = None) -> FitHistory:
+def finetune(
+    model,
+    frames: Sequence[np.ndarray],
+    masks: Sequence[np.ndarray],
+    config: FineTuneConfig,
+    time_budget_s: float | None = None,
+    log_dir: str | os.PathLike | None = None,
+    progress: bool = True,
+    callback: Callable[[int, float], object] | None = None,
+) -> FitHistory:
     """Fine-tune ``model`` in place on annotated frames, with the original one-shot recipe.
 
     Each update takes one augmented copy (random scale from ``config.scales``, random flip) of one
@@ -177,8 +187,9 @@ def finetune(model, frames: Sequence[np.ndarray], masks: Sequence[np.ndarray], c
             inputs.append([image, *(features if isinstance(features, (list, tuple)) else [features])])
     else:
         inputs = [image for image, _ in variants]
-    optimizer = GroupedOptimizer(train_model, config.lr_multipliers, config.optimizer, config.momentum,
-                                 config.weight_decay)
+    optimizer = GroupedOptimizer(
+        train_model, config.lr_multipliers, config.optimizer, config.momentum, config.weight_decay
+    )
     optimizer.learning_rate.assign(config.learning_rate)
     update = make_update_fn(train_model, optimizer)
     side_weight = tf.constant(config.side_loss_weight, tf.float32)

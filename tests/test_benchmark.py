@@ -83,7 +83,7 @@ def test_sampled_frames_and_mean_jaccard(tiny_davis):
     gt = [read_mask(a) for a in annotations]
     assert benchmark.mean_jaccard([gt[0].astype(np.float32), np.zeros(gt[1].shape, np.float32)], annotations) == 0.5
     cut = gt[0].copy()
-    cut[gt[0].shape[0] // 2:] = False
+    cut[gt[0].shape[0] // 2 :] = False
     expected = (cut.sum() / gt[0].sum() + 1.0) / 2
     got = benchmark.mean_jaccard((p for p in [np.where(cut, 0.9, 0.1), np.where(gt[1], 0.51, 0.49)]), annotations)
     assert got == pytest.approx(expected)
@@ -182,8 +182,16 @@ def test_run_writes_masks_timing_results_and_resumes(tmp_path, tiny_davis, osvos
     (out / "seq-a.partial" / "00004.png").unlink()
     (out / "seq-b" / "00002.png").unlink()
     log = io.StringIO()
-    redo = benchmark.run_davis(tiny_davis, out, sequences=["seq-a", "seq-b"], iterations=2, evaluate=False,
-                               progress=False, log=log, osvos=osvos)
+    redo = benchmark.run_davis(
+        tiny_davis,
+        out,
+        sequences=["seq-a", "seq-b"],
+        iterations=2,
+        evaluate=False,
+        progress=False,
+        log=log,
+        osvos=osvos,
+    )
     assert redo.ran == ["seq-a", "seq-b"] and redo.results is None
     assert not (out / "seq-a.partial").exists()
     for seq in SEQS:
@@ -199,12 +207,24 @@ def test_several_budgets_share_one_finetuning_and_equal_separate_runs(tmp_path, 
 
     out = tmp_path / "multi"
     log = io.StringIO()
-    runs = benchmark.run_davis(tiny_davis, out, sequences=["seq-a"], iterations=[0, 2, 3], workers=1,
-                               compute_t=False, progress=False, log=log, osvos=osvos)
+    runs = benchmark.run_davis(
+        tiny_davis,
+        out,
+        sequences=["seq-a"],
+        iterations=[0, 2, 3],
+        workers=1,
+        compute_t=False,
+        progress=False,
+        log=log,
+        osvos=osvos,
+    )
     assert list(runs) == ["iterations-0", "iterations-2", "iterations-3"]
     assert sorted(p.name for p in out.iterdir()) == list(runs)
     assert "fine-tuning 3 iterations, segmenting after 0, 2, 3" in log.getvalue()
-    assert log.getvalue().count("fine-tuning 3 iterations") == 1 and "iterations-0: no fine-tuning, segmentation" in log.getvalue()
+    assert (
+        log.getvalue().count("fine-tuning 3 iterations") == 1
+        and "iterations-0: no fine-tuning, segmentation" in log.getvalue()
+    )
     assert "; iterations-2: fine-tuning " in log.getvalue()
     seconds = {}
     for name, n in (("iterations-0", 0), ("iterations-2", 2), ("iterations-3", 3)):
@@ -214,18 +234,36 @@ def test_several_budgets_share_one_finetuning_and_equal_separate_runs(tmp_path, 
         assert timing["settings"]["iterations"] == n and timing["sequences"]["seq-a"]["iterations"] == n
         seconds[n] = timing["sequences"]["seq-a"]["fit_seconds"]
         alone = tmp_path / f"alone-{n}"
-        benchmark.run_davis(tiny_davis, alone, sequences=["seq-a"], iterations=n, evaluate=False,
-                            progress=False, log=False, osvos=osvos)
+        benchmark.run_davis(
+            tiny_davis, alone, sequences=["seq-a"], iterations=n, evaluate=False, progress=False, log=False, osvos=osvos
+        )
         assert snapshot(out / name / "seq-a") == snapshot(alone / "seq-a"), name
         settings = json.loads((alone / "timing.json").read_text())["settings"]
         assert settings == timing["settings"]
-        again = benchmark.run_davis(tiny_davis, out / name, sequences=["seq-a"], iterations=n, evaluate=False,
-                                    progress=False, log=False, osvos=osvos)
+        again = benchmark.run_davis(
+            tiny_davis,
+            out / name,
+            sequences=["seq-a"],
+            iterations=n,
+            evaluate=False,
+            progress=False,
+            log=False,
+            osvos=osvos,
+        )
         assert again.skipped == ["seq-a"] and again.ran == []
     assert seconds[0] == 0 and 0 < seconds[2] < seconds[3]
     # presets name their folders; with several snapping modes the folders nest
-    both = benchmark.run_davis(tiny_davis, tmp_path / "nested", sequences=["seq-a"], iterations=[1, 2],
-                               snap=["none", "bilateral"], evaluate=False, progress=False, log=False, osvos=osvos)
+    both = benchmark.run_davis(
+        tiny_davis,
+        tmp_path / "nested",
+        sequences=["seq-a"],
+        iterations=[1, 2],
+        snap=["none", "bilateral"],
+        evaluate=False,
+        progress=False,
+        log=False,
+        osvos=osvos,
+    )
     assert set(both) == {"iterations-1", "iterations-2"} and set(both["iterations-1"]) == {"none", "bilateral"}
     assert (tmp_path / "nested" / "iterations-2" / "bilateral" / "seq-a" / "00004.png").is_file()
     assert list(benchmark._budgets(["fast", "accurate"], None, FineTuneConfig())) == ["fast", "accurate"]
@@ -251,38 +289,77 @@ def test_bad_budgets_are_refused_before_anything_is_written(tmp_path, tiny_davis
 
 def test_interrupted_sequence_folder_with_foreign_files_is_not_deleted(tmp_path, tiny_davis, osvos):
     out = tmp_path / "run"
-    benchmark.run_davis(tiny_davis, out, sequences=["seq-a"], iterations=0, evaluate=False, progress=False,
-                        log=False, osvos=osvos)
+    benchmark.run_davis(
+        tiny_davis, out, sequences=["seq-a"], iterations=0, evaluate=False, progress=False, log=False, osvos=osvos
+    )
     (out / "seq-a" / "00003.png").unlink()
     (out / "seq-a" / "my_notes.txt").write_text("keep")
     with pytest.raises(FileExistsError, match="my_notes.txt"):
-        benchmark.run_davis(tiny_davis, out, sequences=["seq-a"], iterations=0, evaluate=False, progress=False,
-                            log=False, osvos=osvos)
+        benchmark.run_davis(
+            tiny_davis, out, sequences=["seq-a"], iterations=0, evaluate=False, progress=False, log=False, osvos=osvos
+        )
     assert (out / "seq-a" / "my_notes.txt").read_text() == "keep"
 
 
 def run_tool(name, *args):
-    return subprocess.run([sys.executable, str(REPO / "tools" / name), *map(str, args)], capture_output=True,
-                          text=True, timeout=600)
+    return subprocess.run(
+        [sys.executable, str(REPO / "tools" / name), *map(str, args)], capture_output=True, text=True, timeout=600
+    )
 
 
 def test_run_davis_tool_end_to_end(tmp_path, tiny_davis):
     out = tmp_path / "run"
-    r = run_tool("run_davis.py", "--davis", tiny_davis, "--out", out, "--sequences", "seq-b", "--iterations", 2,
-                 "--workers", 1, "--quiet")
+    r = run_tool(
+        "run_davis.py",
+        "--davis",
+        tiny_davis,
+        "--out",
+        out,
+        "--sequences",
+        "seq-b",
+        "--iterations",
+        2,
+        "--workers",
+        1,
+        "--quiet",
+    )
     assert r.returncode == 0, r.stderr
     assert "Overall" in r.stdout and "sequence 1/1 seq-b (5 frames): fine-tuning 2 iterations" in r.stderr
     assert len(list((out / "seq-b").glob("*.png"))) == N_FRAMES
     assert json.loads((out / "timing.json").read_text())["sequences"]["seq-b"]["iterations"] == 2
     assert set(json.loads((out / "results.json").read_text())["sequences"]) == {"seq-b"}
     # resuming loads no network and re-evaluates
-    r = run_tool("run_davis.py", "--davis", tiny_davis, "--out", out, "--sequences", "seq-b", "--iterations", 2,
-                 "--workers", 1, "--quiet", "--no-t")
+    r = run_tool(
+        "run_davis.py",
+        "--davis",
+        tiny_davis,
+        "--out",
+        out,
+        "--sequences",
+        "seq-b",
+        "--iterations",
+        2,
+        "--workers",
+        1,
+        "--quiet",
+        "--no-t",
+    )
     assert r.returncode == 0, r.stderr
     assert "finished in an earlier run, skipped" in r.stderr and "Overall" in r.stdout
     # several budgets: one folder each
-    r = run_tool("run_davis.py", "--davis", tiny_davis, "--out", tmp_path / "budgets", "--sequences", "seq-b",
-                 "--iterations", "0,1", "--no-eval", "--quiet")
+    r = run_tool(
+        "run_davis.py",
+        "--davis",
+        tiny_davis,
+        "--out",
+        tmp_path / "budgets",
+        "--sequences",
+        "seq-b",
+        "--iterations",
+        "0,1",
+        "--no-eval",
+        "--quiet",
+    )
     assert r.returncode == 0, r.stderr
     assert sorted(p.name for p in (tmp_path / "budgets").iterdir()) == ["iterations-0", "iterations-1"]
     assert len(list((tmp_path / "budgets" / "iterations-1" / "seq-b").glob("*.png"))) == N_FRAMES
@@ -293,8 +370,9 @@ def test_run_davis_tool_errors(tmp_path, tiny_davis):
     assert r.returncode == 2 and "--iterations takes integers separated by commas, got '2,x'" in r.stderr
     r = run_tool("run_davis.py", "--davis", tiny_davis, "--out", tmp_path / "o", "--snap", "boundary")
     assert r.returncode == 2 and "Unknown snapping mode" in r.stderr
-    r = run_tool("run_davis.py", "--davis", tiny_davis, "--out", tmp_path / "o", "--preset", "fast",
-                 "--iterations", "3")
+    r = run_tool(
+        "run_davis.py", "--davis", tiny_davis, "--out", tmp_path / "o", "--preset", "fast", "--iterations", "3"
+    )
     assert r.returncode == 2 and "not allowed with argument" in r.stderr
     r = run_tool("run_davis.py", "--davis", tmp_path / "none", "--out", tmp_path / "o")
     assert r.returncode == 2 and "DAVIS root not found" in r.stderr
@@ -307,15 +385,29 @@ def test_run_davis_tool_errors(tmp_path, tiny_davis):
 def fake_run(folder: Path, iterations: int, quality: float) -> Path:
     folder.mkdir(parents=True)
     seqs = {"seq-a": 0.0, "seq-b": 0.1, "seq-c": -0.1}
-    timing = {"tool": "osvos_tf.benchmark", "format": 1,
-              "settings": {"checkpoint": "base:hed", "preset": None, "iterations": iterations},
-              "sequences": {s: {"frames": 40, "iterations": iterations, "fit_seconds": 0.5 * iterations,
-                                "segment_seconds": 20.0, "ms_per_frame": 500.0,
-                                "total_seconds": 0.5 * iterations + 20} for s in seqs}}
+    timing = {
+        "tool": "osvos_tf.benchmark",
+        "format": 1,
+        "settings": {"checkpoint": "base:hed", "preset": None, "iterations": iterations},
+        "sequences": {
+            s: {
+                "frames": 40,
+                "iterations": iterations,
+                "fit_seconds": 0.5 * iterations,
+                "segment_seconds": 20.0,
+                "ms_per_frame": 500.0,
+                "total_seconds": 0.5 * iterations + 20,
+            }
+            for s in seqs
+        },
+    }
     stats = lambda v: {"mean": v, "recall": 1.0, "decay": 0.01}  # noqa: E731
-    results = {"sequences": {s: {"J": stats(quality + d), "F": stats(quality + d / 2), "T": {"mean": None}}
-                             for s, d in seqs.items()},
-               "overall": {"J": stats(quality), "F": stats(quality), "T": {"mean": None}}}
+    results = {
+        "sequences": {
+            s: {"J": stats(quality + d), "F": stats(quality + d / 2), "T": {"mean": None}} for s, d in seqs.items()
+        },
+        "overall": {"J": stats(quality), "F": stats(quality), "T": {"mean": None}},
+    }
     (folder / "timing.json").write_text(json.dumps(timing))
     (folder / "results.json").write_text(json.dumps(results))
     return folder
@@ -354,8 +446,21 @@ def test_plots_without_matplotlib_say_how_to_install(tmp_path, monkeypatch):
 @pytest.mark.slow
 def test_run_davis_tool_on_a_real_sequence_without_finetuning(davis, tmp_path):
     out = tmp_path / "run"
-    r = run_tool("run_davis.py", "--davis", davis, "--out", out, "--sequences", "car-shadow", "--iterations", 0,
-                 "--no-t", "--workers", 1, "--quiet")
+    r = run_tool(
+        "run_davis.py",
+        "--davis",
+        davis,
+        "--out",
+        out,
+        "--sequences",
+        "car-shadow",
+        "--iterations",
+        0,
+        "--no-t",
+        "--workers",
+        1,
+        "--quiet",
+    )
     assert r.returncode == 0, r.stderr
     frames = sorted(p.stem for p in (davis / "JPEGImages" / "480p" / "car-shadow").glob("*.jpg"))
     assert sorted(p.stem for p in (out / "car-shadow").glob("*.png")) == frames

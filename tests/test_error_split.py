@@ -10,10 +10,9 @@ import numpy as np
 import pytest
 from PIL import Image
 from scipy.spatial.distance import cdist
+from test_evaluation import run_tool  # the eval_davis.py runner, shared
 
 from osvos_tf import evaluation as ev
-
-from test_evaluation import run_tool  # the eval_davis.py runner, shared
 
 KEYS = ("fp_near", "fp_far", "fn")
 
@@ -32,8 +31,7 @@ def brute_force_split(mask, gt, near_px):
         near = int(np.count_nonzero(cdist(fp, g).min(axis=1) <= near_px))
     else:
         near = 0
-    return {"fp_near": near, "fp_far": len(fp) - near, "fn": int(np.sum(gt & ~mask)),
-            "union": int(np.sum(mask | gt))}
+    return {"fp_near": near, "fp_far": len(fp) - near, "fn": int(np.sum(gt & ~mask)), "union": int(np.sum(mask | gt))}
 
 
 # ------------------------------------------------------------------------------------ one frame
@@ -125,10 +123,12 @@ def test_input_validation_errors():
 
 
 def test_format_error_table():
-    split = {"near_px": 20.0,
-             "sequences": {"a-long-sequence-name": {"fp_near": 0.1, "fp_far": 0.02, "fn": 0.3, "frames": 7}},
-             "overall": {"fp_near": 0.1, "fp_far": 0.02, "fn": 0.3, "frames": 7},
-             "pixels": {"fp_near": 10, "fp_far": 2, "fn": 30, "union": 100}}
+    split = {
+        "near_px": 20.0,
+        "sequences": {"a-long-sequence-name": {"fp_near": 0.1, "fp_far": 0.02, "fn": 0.3, "frames": 7}},
+        "overall": {"fp_near": 0.1, "fp_far": 0.02, "fn": 0.3, "frames": 7},
+        "pixels": {"fp_near": 10, "fp_far": 2, "fn": 30, "union": 100},
+    }
     lines = ev.format_error_table(split).splitlines()
     assert lines[0].split() == ["Sequence", "FP-near", "FP-far", "FN", "1-J", "Frames"]
     assert lines[2].split() == ["a-long-sequence-name", "0.100", "0.020", "0.300", "0.420", "7"]
@@ -178,8 +178,9 @@ def make_tree(tmp_path):
             save(r, res / seq / f"{i:05d}.png")
     save(np.ones((5, 7), bool), res / "seq_a" / "00000.png")
     (root / "db_info.yaml").write_text(
-        "sequences:\n" + "".join(f"- {{name: {s}, num_frames: {N}, set: val, eval_t: true}}\n"
-                                 for s in ("seq_a", "seq_b", "seq_c")))
+        "sequences:\n"
+        + "".join(f"- {{name: {s}, num_frames: {N}, set: val, eval_t: true}}\n" for s in ("seq_a", "seq_b", "seq_c"))
+    )
     return root, res
 
 
@@ -188,8 +189,7 @@ EXPECTED_SEQ = {
     "seq_b": {"fp_near": 90 / 690, "fp_far": 0.0, "fn": 90 / 690, "frames": 4},
     "seq_c": {"fp_near": 0.0, "fp_far": (1 + 2 * 4 / 604 + 0) / 4, "fn": 0.0, "frames": 4},
 }
-EXPECTED_PIXELS = {"fp_near": 4 * 90, "fp_far": 3 * 4, "fn": 4 * 90,
-                   "union": 4 * 600 + 4 * 690 + (4 + 604 + 604 + 0)}
+EXPECTED_PIXELS = {"fp_near": 4 * 90, "fp_far": 3 * 4, "fn": 4 * 90, "union": 4 * 600 + 4 * 690 + (4 + 604 + 604 + 0)}
 
 
 def check_split(split, seqs, near_px=20.0):
@@ -271,7 +271,7 @@ def test_tool_errors_flag_prints_table_and_writes_json(tmp_path):
     assert "J-Mean" in lines[0]
     head = [i for i, line in enumerate(lines) if line.split()[:4] == ["Sequence", "FP-near", "FP-far", "FN"]]
     assert len(head) == 1
-    err_rows = {line.split()[0]: line.split()[1:] for line in lines[head[0]:] if line.startswith("seq_")}
+    err_rows = {line.split()[0]: line.split()[1:] for line in lines[head[0] :] if line.startswith("seq_")}
     assert err_rows["seq_b"] == [f"{90 / 690:.3f}", "0.000", f"{90 / 690:.3f}", f"{180 / 690:.3f}", "4"]
     assert "[errors] 3/3" in p.stderr
     data = json.loads(out.read_text())
@@ -282,8 +282,9 @@ def test_tool_errors_flag_prints_table_and_writes_json(tmp_path):
     assert {k: data[k] for k in ("sequences", "overall")} == jf
 
     # --near-px, --sequences
-    p = run_tool("--davis", root, "--results", res, "--no-t", "--errors", "--near-px", 2,
-                 "--sequences", "seq_b", "--json", out)
+    p = run_tool(
+        "--davis", root, "--results", res, "--no-t", "--errors", "--near-px", 2, "--sequences", "seq_b", "--json", out
+    )
     assert p.returncode == 0, p.stderr
     split = json.loads(out.read_text())["error_split"]
     assert split["near_px"] == 2.0 and list(split["sequences"]) == ["seq_b"]

@@ -23,11 +23,13 @@ from scipy.spatial.distance import cdist
 from osvos_tf import evaluation as ev
 
 REPO = Path(__file__).resolve().parents[1]
-DAVIS_ROOT = Path(os.environ["OSVOS_DAVIS_ROOT"]) if os.environ.get("OSVOS_DAVIS_ROOT") \
-    else REPO.parent / "shared" / "DAVIS"
+DAVIS_ROOT = (
+    Path(os.environ["OSVOS_DAVIS_ROOT"]) if os.environ.get("OSVOS_DAVIS_ROOT") else REPO.parent / "shared" / "DAVIS"
+)
 HAVE_DAVIS = (DAVIS_ROOT / "Annotations" / "480p").is_dir()
-davis = pytest.mark.skipif(not HAVE_DAVIS, reason=f"DAVIS-2016 data not found at {DAVIS_ROOT} "
-                                                  f"(set OSVOS_DAVIS_ROOT to run the DAVIS tests)")
+davis = pytest.mark.skipif(
+    not HAVE_DAVIS, reason=f"DAVIS-2016 data not found at {DAVIS_ROOT} (set OSVOS_DAVIS_ROOT to run the DAVIS tests)"
+)
 
 H, W = 480, 854  # DAVIS 480p: F tolerance ceil(0.008 * diagonal) = 8 px
 
@@ -40,7 +42,7 @@ def rect(h, w, r0, r1, c0, c1):
 
 def disk_mask(h, w, cy, cx, rad):
     yy, xx = np.mgrid[:h, :w]
-    return (yy - cy) ** 2 + (xx - cx) ** 2 <= rad ** 2
+    return (yy - cy) ** 2 + (xx - cx) ** 2 <= rad**2
 
 
 # ------------------------------------------------------------------------------------------- J
@@ -104,6 +106,7 @@ def test_f_measure_tiny_case_counted_by_hand():
 
 def brute_force_f(res, gt, radius):
     """Independent F: pairwise distances between boundary pixels of the official seg2bmap maps."""
+
     def bmap(seg):  # the official seg2bmap written out naively
         h, w = seg.shape
         b = np.zeros_like(seg)
@@ -305,7 +308,8 @@ def make_tree(tmp_path, n_frames=6, size=(48, 64)):
     (root / "db_info.yaml").write_text(
         "sequences:\n"
         "- {name: seq_a, num_frames: %d, set: val, eval_t: true}\n"
-        "- {name: seq_b, num_frames: %d, set: val, eval_t: false}\n" % (n_frames, n_frames))
+        "- {name: seq_b, num_frames: %d, set: val, eval_t: false}\n" % (n_frames, n_frames)
+    )
     return root, res
 
 
@@ -382,8 +386,14 @@ def test_errors_missing_folder_frame_size_and_layout(tmp_path):
 def run_tool(*args):
     env = dict(os.environ)
     env.pop("PYTHONPATH", None)  # the tool must find the package by itself
-    return subprocess.run([sys.executable, str(REPO / "tools" / "eval_davis.py"), *map(str, args)],
-                          capture_output=True, text=True, cwd=REPO, env=env, timeout=120)
+    return subprocess.run(
+        [sys.executable, str(REPO / "tools" / "eval_davis.py"), *map(str, args)],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        env=env,
+        timeout=120,
+    )
 
 
 def test_cli_prints_table_and_writes_json(tmp_path):
@@ -401,8 +411,7 @@ def test_cli_prints_table_and_writes_json(tmp_path):
     check_schema(data, ["seq_a", "seq_b"], with_t=True)
     assert data == ev.evaluate_results(root, res, workers=1, progress=False)
 
-    p = run_tool("--davis", root, "--results", res, "--sequences", "seq_b", "--no-t", "--json", out,
-                 "--workers", 1)
+    p = run_tool("--davis", root, "--results", res, "--sequences", "seq_b", "--no-t", "--json", out, "--workers", 1)
     assert p.returncode == 0, p.stderr
     data = json.loads(out.read_text())
     check_schema(data, ["seq_b"], with_t=False)
@@ -414,10 +423,20 @@ def test_cli_prints_table_and_writes_json(tmp_path):
 
 
 def test_format_table():
-    r = {"sequences": {"a": {"J": {"mean": 0.5, "recall": 1.0, "decay": 0.0},
-                             "F": {"mean": 0.25, "recall": 0.0, "decay": -0.1}, "T": {"mean": None}}},
-         "overall": {"J": {"mean": 0.5, "recall": 1.0, "decay": 0.0},
-                     "F": {"mean": 0.25, "recall": 0.0, "decay": -0.1}, "T": {"mean": None}}}
+    r = {
+        "sequences": {
+            "a": {
+                "J": {"mean": 0.5, "recall": 1.0, "decay": 0.0},
+                "F": {"mean": 0.25, "recall": 0.0, "decay": -0.1},
+                "T": {"mean": None},
+            }
+        },
+        "overall": {
+            "J": {"mean": 0.5, "recall": 1.0, "decay": 0.0},
+            "F": {"mean": 0.25, "recall": 0.0, "decay": -0.1},
+            "T": {"mean": None},
+        },
+    }
     text = ev.format_table(r)
     assert "0.500" in text and "-0.100" in text and text.splitlines()[-1].startswith("Overall")
 

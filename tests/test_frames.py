@@ -4,8 +4,15 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from osvos_tf.frames import (check_pair, list_frames, prepare_output_dir, read_frame, read_mask, write_mask,
-                             write_results)
+from osvos_tf.frames import (
+    check_pair,
+    list_frames,
+    prepare_output_dir,
+    read_frame,
+    read_mask,
+    write_mask,
+    write_results,
+)
 
 
 def _square(h=20, w=30):

@@ -3,8 +3,16 @@
 import numpy as np
 import pytest
 
-from osvos_tf.model import (MEAN_BGR, SIDE_STRIDES, VGG_LAYER_NAMES, BilinearUpsample, CropLike,
-                            bilinear_kernel, build_osvos, preprocess)
+from osvos_tf.model import (
+    MEAN_BGR,
+    SIDE_STRIDES,
+    VGG_LAYER_NAMES,
+    BilinearUpsample,
+    CropLike,
+    bilinear_kernel,
+    build_osvos,
+    preprocess,
+)
 
 
 @pytest.fixture(scope="module")
@@ -69,7 +77,7 @@ def _numpy_transposed_upsample(x, s):
     out = np.zeros((s * (h + 1), s * (w + 1)))
     for i in range(h):
         for j in range(w):
-            out[s * i:s * i + 2 * s, s * j:s * j + 2 * s] += x[i, j] * k
+            out[s * i : s * i + 2 * s, s * j : s * j + 2 * s] += x[i, j] * k
     return out
 
 
@@ -84,7 +92,9 @@ def test_upsample_and_crop_match_numpy_reference(stride):
     up = BilinearUpsample(stride)(x)
     got = CropLike(stride // 2)([up, tf.zeros((1, H, W, 1))]).numpy()
     for c in range(3):
-        ref = _numpy_transposed_upsample(x[0, :, :, c], stride)[stride // 2:stride // 2 + H, stride // 2:stride // 2 + W]
+        ref = _numpy_transposed_upsample(x[0, :, :, c], stride)[
+            stride // 2 : stride // 2 + H, stride // 2 : stride // 2 + W
+        ]
         np.testing.assert_allclose(got[0, :, :, c], ref, atol=1e-5)
 
 
@@ -122,7 +132,7 @@ def test_new_layers_initialisation(model):
 def test_preprocess_is_bgr_minus_mean():
     frame = np.zeros((2, 3, 3), np.uint8)
     frame[..., 0] = 200  # red
-    frame[..., 2] = 10   # blue
+    frame[..., 2] = 10  # blue
     x = np.asarray(preprocess(frame))
     np.testing.assert_allclose(x[0, 0], [10 - MEAN_BGR[0], 0 - MEAN_BGR[1], 200 - MEAN_BGR[2]], rtol=1e-6)
     assert x.dtype == np.float32
@@ -179,17 +189,21 @@ def test_bfloat16_compute_keeps_float32_weights_and_logits_close_to_float32():
     feats = trunk(x)
     assert feats.dtype == tf.bfloat16
     np.testing.assert_array_equal(np.asarray(head([x, feats])[0]), np.asarray(m16(x)[0]))
-    with pytest.raises(ValueError, match="compute_dtype must be one of \\('auto', 'float32', 'bfloat16'\\), got 'float16'"):
+    with pytest.raises(
+        ValueError, match="compute_dtype must be one of \\('auto', 'float32', 'bfloat16'\\), got 'float16'"
+    ):
         build_osvos(compute_dtype="float16")
 
 
 def test_auto_compute_dtype_follows_the_cpu_flags(tmp_path):
-    from osvos_tf.config import cpu_has_bfloat16, resolve_compute_dtype
+    from osvos_tf.cpu import cpu_has_bfloat16, resolve_compute_dtype
 
-    cases = {"flags\t\t: fpu sse2 avx2 avx512f avx512_bf16 amx_tile\n": True,
-             "flags\t\t: fpu sse2 amx_bf16\n": True,
-             "flags\t\t: fpu sse2 avx2 avx512f avx512_vnni\n": False,  # no native bfloat16
-             "processor\t: 0\n": False}
+    cases = {
+        "flags\t\t: fpu sse2 avx2 avx512f avx512_bf16 amx_tile\n": True,
+        "flags\t\t: fpu sse2 amx_bf16\n": True,
+        "flags\t\t: fpu sse2 avx2 avx512f avx512_vnni\n": False,  # no native bfloat16
+        "processor\t: 0\n": False,
+    }
     for i, (text, expected) in enumerate(cases.items()):
         (tmp_path / f"cpuinfo{i}").write_text(text)
         assert cpu_has_bfloat16(tmp_path / f"cpuinfo{i}") is expected, text

@@ -73,8 +73,7 @@ def test_fit_rejects_bad_masks(base, clip):
 
 def test_fit_several_frames_and_budget_and_save(base, clip, tmp_path):
     frames, masks = clip
-    state = base.fit([frames[0], frames[5]], [masks[0], masks[5]], iterations=200, time_budget_s=1.0,
-                     progress=False)
+    state = base.fit([frames[0], frames[5]], [masks[0], masks[5]], iterations=200, time_budget_s=1.0, progress=False)
     assert state.stopped_by_budget and 0 < state.iterations < 200
     assert state.annotated_shapes == (masks[0].shape, masks[5].shape)
     path = base.save(tmp_path / "video.h5")
@@ -107,6 +106,7 @@ def test_config_json_round_trip(tmp_path):
         assert load_config(tmp_path / "c.json") == cfg
     with pytest.raises(ValueError, match="Unknown"):
         from osvos_tf.config import config_from_dict
+
         config_from_dict({"type": "FineTuneConfig", "bogus": 1})
     assert dataclasses.is_dataclass(FineTuneConfig())
 
@@ -129,8 +129,15 @@ def test_adam_option_takes_adam_steps(clip):
     from osvos_tf.config import LrMultipliers
 
     frames, masks = clip
-    config = FineTuneConfig(iterations=1, optimizer="adam", learning_rate=1e-3, weight_decay=0.0, scales=(1.0,),
-                            flip=False, lr_multipliers=LrMultipliers(1, 1, 1, 1, 1, 1))
+    config = FineTuneConfig(
+        iterations=1,
+        optimizer="adam",
+        learning_rate=1e-3,
+        weight_decay=0.0,
+        scales=(1.0,),
+        flip=False,
+        lr_multipliers=LrMultipliers(1, 1, 1, 1, 1, 1),
+    )
     osvos = OSVOS.from_base_weights("hed", config)
     before = np.asarray(osvos._model.get_layer("fuse").kernel).copy()
     osvos.fit_one_shot(frames[0], masks[0], progress=False)

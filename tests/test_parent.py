@@ -76,9 +76,19 @@ def test_pipeline_keeps_pairs_aligned_and_binary(tmp_path):
 
 
 def tiny_config(**kw):
-    base = dict(phase_steps=(3, 5, 6), side_weights=(1.0, 0.5, 0.0), lr_boundaries=(4,), lr_values=(4e-3, 4e-4),
-                accumulate=2, micro_batch=1, crop=(32, 48), checkpoint_every=2, keep_checkpoints=2,
-                image_summary_every=2, shuffle_buffer=16)
+    base = dict(
+        phase_steps=(3, 5, 6),
+        side_weights=(1.0, 0.5, 0.0),
+        lr_boundaries=(4,),
+        lr_values=(4e-3, 4e-4),
+        accumulate=2,
+        micro_batch=1,
+        crop=(32, 48),
+        checkpoint_every=2,
+        keep_checkpoints=2,
+        image_summary_every=2,
+        shuffle_buffer=16,
+    )
     base.update(kw)
     return ParentTrainConfig(**base)
 
@@ -88,7 +98,8 @@ def test_schedule_matches_the_original():
     assert [cfg.side_weight_at(s) for s in (0, 14999, 15000, 29999, 30000, 49999)] == [1, 1, 0.5, 0.5, 0, 0]
     lr = cfg.lr_values[0]
     assert [cfg.lr_at(s) / lr for s in (0, 9999, 10000, 15000, 25000, 30000, 40000)] == pytest.approx(
-        [1, 1, 0.1, 1, 0.1, 1, 0.1])
+        [1, 1, 0.1, 1, 0.1, 1, 0.1]
+    )
     assert cfg.accumulate == 10 and cfg.momentum == 0.9 and cfg.weight_decay == 2e-4
 
 
@@ -145,8 +156,8 @@ def test_mirrored_strategy_on_two_logical_cpus(tiny_davis, tmp_path):
         cfg = ParentTrainConfig(phase_steps=(2,), side_weights=(1.0,), lr_boundaries=(), lr_values=(1e-4,),
                                 accumulate=2, micro_batch=1, crop=(32, 48), optimizer="adam", shuffle_buffer=8,
                                 checkpoint_every=2)
-        train_parent({str(tiny_davis)!r}, {str(tmp_path / 'mirrored')!r}, cfg, strategy=strategy, progress=False)
-        print("STEP", latest_checkpoint({str(tmp_path / 'mirrored')!r})["step"])
+        train_parent({str(tiny_davis)!r}, {str(tmp_path / "mirrored")!r}, cfg, strategy=strategy, progress=False)
+        print("STEP", latest_checkpoint({str(tmp_path / "mirrored")!r})["step"])
     """)
     r = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=600)
     assert r.returncode == 0, r.stderr[-3000:]

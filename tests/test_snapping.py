@@ -9,8 +9,17 @@ import numpy as np
 import pytest
 from scipy import ndimage
 
-from osvos_tf.snapping import (BilateralGrid, BilateralParams, UCM_THRESHOLD, bilateral_solve, majority_vote,
-                               rgb_to_ycrcb, snap_bilateral, snap_to_contours, superpixels)
+from osvos_tf.snapping import (
+    UCM_THRESHOLD,
+    BilateralGrid,
+    BilateralParams,
+    bilateral_solve,
+    majority_vote,
+    rgb_to_ycrcb,
+    snap_bilateral,
+    snap_to_contours,
+    superpixels,
+)
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "bilateral"
 H, W = 64, 96
@@ -68,11 +77,12 @@ def degraded_masks(obj):
 
 # ---------------------------------------------------------------------------------------------------- superpixels
 
+
 def test_superpixels_recover_a_known_partition():
     rng = np.random.default_rng(1)
     yy, xx = np.mgrid[0:H, 0:W]
     truth = (xx >= 40).astype(int) + 2 * (yy >= 30)  # four quadrants
-    truth[((yy - 14) ** 2 + (xx - 70) ** 2) <= 8 ** 2] = 4  # and a disc
+    truth[((yy - 14) ** 2 + (xx - 70) ** 2) <= 8**2] = 4  # and a disc
     contour = ndimage.gaussian_filter(boundary_of(truth).astype(float), 0.7)
     contour = 0.8 * contour / contour.max() + 0.1 * rng.random((H, W))  # noise: many watershed minima
     labels = superpixels(contour, min_size=16)
@@ -91,8 +101,8 @@ def test_superpixels_merge_weak_boundaries_keep_strong_ones():
     labels_true[:, 32:] = 1
     labels_true[:, 64:] = 2
     contour = np.zeros((H, W), np.float32)
-    contour[:, 32] = 0.2   # A|B: weaker than 0.29 -> merged
-    contour[:, 64] = 0.5   # B|C: kept
+    contour[:, 32] = 0.2  # A|B: weaker than 0.29 -> merged
+    contour[:, 64] = 0.5  # B|C: kept
     two = superpixels(contour, threshold=UCM_THRESHOLD)
     off_lines = np.r_[0:31, 34:63, 66:W]
     assert two.max() + 1 == 2
@@ -110,8 +120,10 @@ def _brute_force_ucm_regions(contour, threshold):
     labels = watershed(np.round(contour * 255).astype(np.uint8), connectivity=1)
     while True:
         stats = {}
-        for la, lb, ca, cb in ((labels[:, :-1], labels[:, 1:], contour[:, :-1], contour[:, 1:]),
-                               (labels[:-1], labels[1:], contour[:-1], contour[1:])):
+        for la, lb, ca, cb in (
+            (labels[:, :-1], labels[:, 1:], contour[:, :-1], contour[:, 1:]),
+            (labels[:-1], labels[1:], contour[:-1], contour[1:]),
+        ):
             for x, y, v in zip(la.ravel(), lb.ravel(), np.maximum(ca, cb).ravel()):
                 if x != y:
                     s = stats.setdefault((min(x, y), max(x, y)), [0.0, 0])
@@ -148,11 +160,10 @@ def test_superpixels_input_checks():
 
 # ---------------------------------------------------------------------------------------------------- voting
 
+
 def test_majority_vote_hand_made():
-    labels = np.array([[0, 0, 1, 1, 2],
-                       [0, 0, 1, 1, 2]])
-    mask = np.array([[1, 1, 1, 0, 0],
-                     [1, 0, 0, 1, 0]], bool)
+    labels = np.array([[0, 0, 1, 1, 2], [0, 0, 1, 1, 2]])
+    mask = np.array([[1, 1, 1, 0, 0], [1, 0, 0, 1, 0]], bool)
     # region 0: 3/4 fg -> fg; region 1: exactly 2/4 -> NOT fg; region 2: 0/2 -> bg
     expected = np.array([[1, 1, 0, 0, 0], [1, 1, 0, 0, 0]], bool)
     np.testing.assert_array_equal(majority_vote(labels, mask), expected)
@@ -198,9 +209,14 @@ def test_fixtures_present_and_small():
 def test_bilateral_solver_matches_opencv(path):
     d = np.load(path)
     np.testing.assert_array_equal(rgb_to_ycrcb(d["image"]), d["ycrcb"])
-    params = BilateralParams(sigma_spatial=float(d["sigma_spatial"]), sigma_luma=float(d["sigma_luma"]),
-                             sigma_chroma=float(d["sigma_chroma"]), lam=float(d["lam"]),
-                             iterations=int(d["num_iter"]), tolerance=float(d["max_tol"]))
+    params = BilateralParams(
+        sigma_spatial=float(d["sigma_spatial"]),
+        sigma_luma=float(d["sigma_luma"]),
+        sigma_chroma=float(d["sigma_chroma"]),
+        lam=float(d["lam"]),
+        iterations=int(d["num_iter"]),
+        tolerance=float(d["max_tol"]),
+    )
     out = bilateral_solve(d["image"], d["target"], d["confidence"], params)
     assert out.dtype == np.float32 and out.shape == d["target"].shape
     np.testing.assert_allclose(out, d["output"], rtol=0, atol=1e-4)
@@ -238,8 +254,14 @@ def test_bilateral_params_frozen():
     p = BilateralParams()
     with pytest.raises(dataclasses.FrozenInstanceError):
         p.lam = 1.0
-    assert (p.sigma_spatial, p.sigma_luma, p.sigma_chroma, p.lam, p.iterations, p.tolerance) == \
-        (8.0, 8.0, 8.0, 128.0, 25, 1e-5)  # OpenCV's defaults
+    assert (p.sigma_spatial, p.sigma_luma, p.sigma_chroma, p.lam, p.iterations, p.tolerance) == (
+        8.0,
+        8.0,
+        8.0,
+        128.0,
+        25,
+        1e-5,
+    )  # OpenCV's defaults
     with pytest.raises(ValueError):
         snap_bilateral(np.zeros((4, 4, 3), np.uint8), np.zeros((4, 4)), BilateralParams(confidence="x"))
 

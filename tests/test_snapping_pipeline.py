@@ -8,15 +8,20 @@ import sys
 
 import numpy as np
 import pytest
+from test_benchmark import N_FRAMES, SEQS, make_davis, snapshot
 
 from osvos_tf import benchmark
 from osvos_tf.config import FineTuneConfig
 from osvos_tf.evaluation import read_mask as eval_read_mask
-from osvos_tf.snapping import (BilateralParams, ContourSnapParams, Snapper, check_snap_mode, snap_bilateral,
-                               snap_to_contours)
+from osvos_tf.snapping import (
+    BilateralParams,
+    ContourSnapParams,
+    Snapper,
+    check_snap_mode,
+    snap_bilateral,
+    snap_to_contours,
+)
 from osvos_tf.synthetic import synthetic_clip, write_clip
-
-from test_benchmark import N_FRAMES, SEQS, make_davis, snapshot
 
 
 @pytest.fixture(scope="module")
@@ -75,21 +80,53 @@ def test_osvos_segment_masks_snap_and_segment_stays_raw(clip, tmp_path):
 
 
 def run_cli(*args):
-    return subprocess.run([sys.executable, "-m", "osvos_tf.cli", *map(str, args)], capture_output=True, text=True,
-                          timeout=600)
+    return subprocess.run(
+        [sys.executable, "-m", "osvos_tf.cli", *map(str, args)], capture_output=True, text=True, timeout=600
+    )
 
 
 def test_cli_segment_with_snap_and_preset(tmp_path):
     frames_dir, masks_dir = write_clip(tmp_path / "clip", n_frames=3, height=48, width=64, seed=2)
-    r = run_cli("segment", "--frames", frames_dir, "--mask", masks_dir / "00000.png", "--out", tmp_path / "o",
-                "--iterations", 3, "--snap", "bilateral")
+    r = run_cli(
+        "segment",
+        "--frames",
+        frames_dir,
+        "--mask",
+        masks_dir / "00000.png",
+        "--out",
+        tmp_path / "o",
+        "--iterations",
+        3,
+        "--snap",
+        "bilateral",
+    )
     assert r.returncode == 0, r.stderr
     assert "snapping 'bilateral'" in r.stdout and len(list((tmp_path / "o").glob("*.png"))) == 3
-    r = run_cli("segment", "--frames", frames_dir, "--mask", masks_dir / "00000.png", "--out", tmp_path / "o2",
-                "--snap", "watershed")
+    r = run_cli(
+        "segment",
+        "--frames",
+        frames_dir,
+        "--mask",
+        masks_dir / "00000.png",
+        "--out",
+        tmp_path / "o2",
+        "--snap",
+        "watershed",
+    )
     assert r.returncode == 2 and "invalid choice: 'watershed'" in r.stderr
-    r = run_cli("segment", "--frames", frames_dir, "--mask", masks_dir / "00000.png", "--out", tmp_path / "o3",
-                "--preset", "fast", "--iterations", 3)
+    r = run_cli(
+        "segment",
+        "--frames",
+        frames_dir,
+        "--mask",
+        masks_dir / "00000.png",
+        "--out",
+        tmp_path / "o3",
+        "--preset",
+        "fast",
+        "--iterations",
+        3,
+    )
     assert r.returncode == 2 and "not allowed with argument" in r.stderr
 
 
@@ -104,8 +141,17 @@ def test_run_davis_with_several_snap_modes(tmp_path, tiny_davis):
     osvos = OSVOS(checkpoint="base", config=FineTuneConfig())
     out = tmp_path / "run"
     log = io.StringIO()
-    runs = benchmark.run_davis(tiny_davis, out, iterations=2, snap=["none", "bilateral"], workers=1,
-                               progress=False, log=log, osvos=osvos, stream=io.StringIO())
+    runs = benchmark.run_davis(
+        tiny_davis,
+        out,
+        iterations=2,
+        snap=["none", "bilateral"],
+        workers=1,
+        progress=False,
+        log=log,
+        osvos=osvos,
+        stream=io.StringIO(),
+    )
     assert set(runs) == {"none", "bilateral"} and sorted(p.name for p in out.iterdir()) == ["bilateral", "none"]
     assert "segmentation ms/frame (incl. snapping and PNG): none" in log.getvalue()
     for mode, run in runs.items():
@@ -120,22 +166,50 @@ def test_run_davis_with_several_snap_modes(tmp_path, tiny_davis):
             assert len(list((out / mode / seq).glob("*.png"))) == N_FRAMES
         assert set(json.loads((out / mode / "results.json").read_text())["sequences"]) == set(SEQS)
     # the bilateral masks are the snapped network probabilities of the same fine-tuned model
-    differ = [not np.array_equal(eval_read_mask(out / "none" / s / f"{i:05d}.png"),
-                                 eval_read_mask(out / "bilateral" / s / f"{i:05d}.png"))
-              for s in SEQS for i in range(N_FRAMES)]
+    differ = [
+        not np.array_equal(
+            eval_read_mask(out / "none" / s / f"{i:05d}.png"), eval_read_mask(out / "bilateral" / s / f"{i:05d}.png")
+        )
+        for s in SEQS
+        for i in range(N_FRAMES)
+    ]
     assert any(differ)
     # every mode finished: a second call skips everything; one mode folder is a resumable single-mode run
-    again = benchmark.run_davis(tiny_davis, out, iterations=2, snap=["none", "bilateral"], workers=1,
-                                progress=False, log=False, osvos=osvos, evaluate=False)
+    again = benchmark.run_davis(
+        tiny_davis,
+        out,
+        iterations=2,
+        snap=["none", "bilateral"],
+        workers=1,
+        progress=False,
+        log=False,
+        osvos=osvos,
+        evaluate=False,
+    )
     assert all(r.ran == [] and r.skipped == list(SEQS) for r in again.values())
-    single = benchmark.run_davis(tiny_davis, out / "bilateral", iterations=2, snap="bilateral", evaluate=False,
-                                 progress=False, log=False, osvos=osvos)
+    single = benchmark.run_davis(
+        tiny_davis,
+        out / "bilateral",
+        iterations=2,
+        snap="bilateral",
+        evaluate=False,
+        progress=False,
+        log=False,
+        osvos=osvos,
+    )
     assert single.ran == [] and single.skipped == list(SEQS)
     # another snapping parameter in the same folder: refused, nothing changed
     files = snapshot(out)
     with pytest.raises(ValueError, match="snap_params.lam: 512.0 there, 10.0 now"):
-        benchmark.run_davis(tiny_davis, out, iterations=2, snap=["none", "bilateral"], log=False, osvos=osvos,
-                            bilateral_params=BilateralParams(lam=10.0))
+        benchmark.run_davis(
+            tiny_davis,
+            out,
+            iterations=2,
+            snap=["none", "bilateral"],
+            log=False,
+            osvos=osvos,
+            bilateral_params=BilateralParams(lam=10.0),
+        )
     assert snapshot(out) == files
     (out / "notes.txt").write_text("x")
     with pytest.raises(FileExistsError, match="notes.txt"):
@@ -145,9 +219,15 @@ def test_run_davis_with_several_snap_modes(tmp_path, tiny_davis):
 
 
 def test_calibrate_snapping_scores_every_candidate(tiny_davis):
-    cal = benchmark.calibrate_snapping(tiny_davis, image_set="val", frames_per_sequence=1, checkpoint=None,
-                                       ucm_thresholds=(0.1, 0.3), bilateral=((64.0, 8.0), (128.0, 8.0)),
-                                       progress=False)
+    cal = benchmark.calibrate_snapping(
+        tiny_davis,
+        image_set="val",
+        frames_per_sequence=1,
+        checkpoint=None,
+        ucm_thresholds=(0.1, 0.3),
+        bilateral=((64.0, 8.0), (128.0, 8.0)),
+        progress=False,
+    )
     assert cal["frames"] == 2 and cal["sequences"] == list(SEQS)
     assert set(cal["contours"]) == {0.1, 0.3} and len(cal["bilateral"]) == 2
     assert cal["best"]["contours"]["J"] == max(cal["contours"].values())
@@ -163,14 +243,31 @@ def test_run_davis_freeze_blocks_is_recorded_and_checked(tmp_path, tiny_davis):
     out = tmp_path / "run"
     with pytest.raises(ValueError, match="freeze_blocks must be 0..4, got 5"):
         benchmark.run_davis(tiny_davis, out, iterations=1, freeze_blocks=5, log=False)
-    run = benchmark.run_davis(tiny_davis, out, sequences=["seq-a"], iterations=1, freeze_blocks=2, checkpoint=None,
-                              evaluate=False, progress=False, log=False)
+    run = benchmark.run_davis(
+        tiny_davis,
+        out,
+        sequences=["seq-a"],
+        iterations=1,
+        freeze_blocks=2,
+        checkpoint=None,
+        evaluate=False,
+        progress=False,
+        log=False,
+    )
     assert run.timing["settings"]["fine_tune_config"]["freeze_blocks"] == 2
     with pytest.raises(ValueError, match="fine_tune_config.freeze_blocks: 2 there, 0 now"):
         benchmark.run_davis(tiny_davis, out, sequences=["seq-a"], iterations=1, evaluate=False, log=False)
 
 
 def test_run_davis_checkpoint_base_means_no_parent(tmp_path, tiny_davis):
-    run = benchmark.run_davis(tiny_davis, tmp_path / "run", sequences=["seq-b"], iterations=0, checkpoint="base",
-                              evaluate=False, progress=False, log=False)
+    run = benchmark.run_davis(
+        tiny_davis,
+        tmp_path / "run",
+        sequences=["seq-b"],
+        iterations=0,
+        checkpoint="base",
+        evaluate=False,
+        progress=False,
+        log=False,
+    )
     assert run.timing["settings"]["checkpoint"] == "base:hed" and run.ran == ["seq-b"]

@@ -27,11 +27,20 @@ def test_report_is_consistent(clip_files):
     frames_dir, masks_dir = clip_files
     config = FineTuneConfig(iterations=7, compute_dtype="float32")
     osvos = OSVOS(checkpoint="base", config=config)
-    settings = speed.SpeedSettings(repeats=2, warmup=1, segment_frames=2, measure=("fast",), slope_iterations=4,
-                                   snap_modes=("bilateral",), long_frames=30, compute_dtypes=("bfloat16",))
+    settings = speed.SpeedSettings(
+        repeats=2,
+        warmup=1,
+        segment_frames=2,
+        measure=("fast",),
+        slope_iterations=4,
+        snap_modes=("bilateral",),
+        long_frames=30,
+        compute_dtypes=("bfloat16",),
+    )
     lines = []
-    report = speed.run_speed_benchmark(list_frames(frames_dir), masks_dir / "00000.png", settings, osvos,
-                                       log=lines.append)
+    report = speed.run_speed_benchmark(
+        list_frames(frames_dir), masks_dir / "00000.png", settings, osvos, log=lines.append
+    )
     assert report["frame_size"] == [48, 64] and report["parent"] == "base:hed"
     assert report["segment_ratio"] == pytest.approx(report["segment_ms"] / report["vgg16_ms"], rel=0.02)
     assert len(report["vgg16_ms_runs"]) == len(report["segment_ms_runs"]) == 2
@@ -41,17 +50,27 @@ def test_report_is_consistent(clip_files):
     assert set(report["segment_ms_by_dtype"]) == set(report["vgg16_ms_by_dtype"]) == {"float32", "bfloat16"}
     assert report["segment_ms_by_dtype"]["float32"] == report["segment_ms"]
     assert report["segment_ratio_by_dtype"]["bfloat16"] == pytest.approx(
-        report["segment_ms_by_dtype"]["bfloat16"] / report["vgg16_ms_by_dtype"]["bfloat16"], rel=0.02)
-    assert set(report["iteration_s"]) == {"float32", "float32, freeze_blocks=2", "bfloat16",
-                                          "bfloat16, freeze_blocks=2"}
+        report["segment_ms_by_dtype"]["bfloat16"] / report["vgg16_ms_by_dtype"]["bfloat16"], rel=0.02
+    )
+    assert set(report["iteration_s"]) == {
+        "float32",
+        "float32, freeze_blocks=2",
+        "bfloat16",
+        "bfloat16, freeze_blocks=2",
+    }
     presets = report["presets"]
-    assert presets["fast"] == {"iterations": 50, "config": "float32", "fit_s": presets["fast"]["fit_s"], "measured": True,
-                               "total_s": pytest.approx(presets["fast"]["fit_s"] + 70 * report["segment_png_ms"] / 1000,
-                                                        abs=0.11)}
+    assert presets["fast"] == {
+        "iterations": 50,
+        "config": "float32",
+        "fit_s": presets["fast"]["fit_s"],
+        "measured": True,
+        "total_s": pytest.approx(presets["fast"]["fit_s"] + 70 * report["segment_png_ms"] / 1000, abs=0.11),
+    }
     assert presets["accurate"]["measured"] is False and presets["accurate"]["iterations"] == 300
     # estimated = set-up + iterations x the median update time: so accurate - default = 100 updates
     assert presets["accurate"]["fit_s"] - presets["default"]["fit_s"] == pytest.approx(
-        (300 - FineTuneConfig().iterations) * report["iteration_s"]["float32"], abs=0.11)
+        (300 - FineTuneConfig().iterations) * report["iteration_s"]["float32"], abs=0.11
+    )
     assert set(report["snap_ms"]) == {"bilateral"} and report["snap_ms"]["bilateral"]["snap"] > 0
     assert report["long_run"]["frames"] == 30 and report["peak_rss_mb"] > 0
     assert osvos.config == config and osvos.state is None  # left as it was
@@ -66,8 +85,9 @@ def test_fit_records_the_time_of_each_update(clip_files):
     from osvos_tf.frames import list_frames
 
     frames_dir, masks_dir = clip_files
-    state = OSVOS(checkpoint="base").fit_one_shot(list_frames(frames_dir)[0], masks_dir / "00000.png",
-                                                  iterations=3, progress=False)
+    state = OSVOS(checkpoint="base").fit_one_shot(
+        list_frames(frames_dir)[0], masks_dir / "00000.png", iterations=3, progress=False
+    )
     assert len(state.step_seconds) == 3 and all(t > 0 for t in state.step_seconds)
     assert sum(state.step_seconds) <= state.seconds
 
@@ -75,14 +95,34 @@ def test_fit_records_the_time_of_each_update(clip_files):
 def test_bench_tool_quick(clip_files, tmp_path):
     frames_dir, masks_dir = clip_files
     out = tmp_path / "bench.json"
-    r = subprocess.run([sys.executable, str(REPO / "tools" / "bench.py"), "--frames", str(frames_dir), "--mask",
-                        str(masks_dir / "00000.png"), "--quick", "--snap", "", "--checkpoint",
-                        str(REPO / "checkpoints" / "osvos_parent.h5"), "--json", str(out)],
-                       capture_output=True, text=True, timeout=900)
+    r = subprocess.run(
+        [
+            sys.executable,
+            str(REPO / "tools" / "bench.py"),
+            "--frames",
+            str(frames_dir),
+            "--mask",
+            str(masks_dir / "00000.png"),
+            "--quick",
+            "--snap",
+            "",
+            "--checkpoint",
+            str(REPO / "checkpoints" / "osvos_parent.h5"),
+            "--json",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
     assert r.returncode == 0, r.stderr
     assert "bare VGG16 forward" in r.stdout and "fine-tuning iteration, " in r.stdout
     report = json.loads(out.read_text())
     assert report["settings"]["repeats"] == 1 and report["snap_ms"] == {}
-    r = subprocess.run([sys.executable, str(REPO / "tools" / "bench.py"), "--frames", str(frames_dir)],
-                       capture_output=True, text=True, timeout=300)
+    r = subprocess.run(
+        [sys.executable, str(REPO / "tools" / "bench.py"), "--frames", str(frames_dir)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert r.returncode == 2 and "--frames and --mask go together" in r.stderr

@@ -5,8 +5,15 @@ import numpy as np
 import pytest
 
 from osvos_tf.model import VGG_LAYER_NAMES, build_osvos
-from osvos_tf.weights import (assign_by_name, hed_weights_path, load_checkpoint, load_vgg_weights,
-                              read_checkpoint, read_hed_weights, save_checkpoint)
+from osvos_tf.weights import (
+    assign_by_name,
+    hed_weights_path,
+    load_checkpoint,
+    load_vgg_weights,
+    read_checkpoint,
+    read_hed_weights,
+    save_checkpoint,
+)
 
 
 @pytest.fixture(scope="module")
@@ -42,8 +49,9 @@ def test_wrong_shape_raises():
 
 def test_checkpoint_round_trip_is_exact(tmp_path, hed_model):
     x = np.random.default_rng(0).normal(0, 50, (1, 40, 56, 3)).astype(np.float32)
-    hed_model.get_layer("fuse").set_weights([np.random.default_rng(1).normal(0, 1, (1, 1, 64, 1)).astype(np.float32),
-                                             np.array([0.3], np.float32)])
+    hed_model.get_layer("fuse").set_weights(
+        [np.random.default_rng(1).normal(0, 1, (1, 1, 64, 1)).astype(np.float32), np.array([0.3], np.float32)]
+    )
     path = save_checkpoint(hed_model, tmp_path / "m.h5", note="test")
     assert (tmp_path / "m.json").is_file()
     other = build_osvos()

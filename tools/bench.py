@@ -40,17 +40,28 @@ def main(argv=None):
     parser.add_argument("--mask", default=None, help="the annotation of the first frame of --frames")
     parser.add_argument("--checkpoint", default=None, help="parent checkpoint (default: the shipped parent)")
     parser.add_argument("--repeats", type=int, default=3, help="timed repetitions (median reported)")
-    parser.add_argument("--measure", default="fast,default",
-                        help="presets whose fine-tuning is run end to end (others are estimated)")
+    parser.add_argument(
+        "--measure", default="fast,default", help="presets whose fine-tuning is run end to end (others are estimated)"
+    )
     parser.add_argument("--snap", default="bilateral,contours", help="snapping modes to time ('' = none)")
     parser.add_argument("--long-frames", type=int, default=10000, help="frames of the constant-memory run (0 = skip)")
     parser.add_argument("--json", default=None, help="write the report there")
-    parser.add_argument("--compute-dtype", default=None, choices=COMPUTE_DTYPES,
-                        help="dtype of the OSVOS measured and its presets (default: FineTuneConfig's)")
-    parser.add_argument("--dtypes", default="float32,bfloat16",
-                        help="further compute dtypes whose segmentation and fine-tuning are timed ('' = none)")
-    parser.add_argument("--quick", action="store_true",
-                        help="a smoke run: 1 repetition, 2 frames, no preset run end to end, 50 long frames")
+    parser.add_argument(
+        "--compute-dtype",
+        default=None,
+        choices=COMPUTE_DTYPES,
+        help="dtype of the OSVOS measured and its presets (default: FineTuneConfig's)",
+    )
+    parser.add_argument(
+        "--dtypes",
+        default="float32,bfloat16",
+        help="further compute dtypes whose segmentation and fine-tuning are timed ('' = none)",
+    )
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="a smoke run: 1 repetition, 2 frames, no preset run end to end, 50 long frames",
+    )
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp:
         if args.frames or args.mask:
@@ -68,10 +79,15 @@ def main(argv=None):
                 frames_dir, masks_dir = write_clip(Path(tmp) / "clip", n_frames=8, height=480, width=854, seed=0)
                 frames, mask = list_frames(frames_dir), masks_dir / "00000.png"
         settings = speed.SpeedSettings(
-            repeats=1 if args.quick else args.repeats, warmup=1, segment_frames=2 if args.quick else 5,
-            measure=() if args.quick else _split(args.measure), snap_modes=_split(args.snap),
-            slope_iterations=3 if args.quick else 20, compute_dtypes=() if args.quick else _split(args.dtypes),
-            long_frames=min(args.long_frames, 50) if args.quick else args.long_frames)
+            repeats=1 if args.quick else args.repeats,
+            warmup=1,
+            segment_frames=2 if args.quick else 5,
+            measure=() if args.quick else _split(args.measure),
+            snap_modes=_split(args.snap),
+            slope_iterations=3 if args.quick else 20,
+            compute_dtypes=() if args.quick else _split(args.dtypes),
+            long_frames=min(args.long_frames, 50) if args.quick else args.long_frames,
+        )
         from osvos_tf.osvos import OSVOS
 
         try:
@@ -79,8 +95,9 @@ def main(argv=None):
             if args.compute_dtype:
                 config = dataclasses.replace(config, compute_dtype=args.compute_dtype)
             osvos = OSVOS(checkpoint=args.checkpoint, config=config)
-            report = speed.run_speed_benchmark(frames, mask, settings, osvos,
-                                               log=lambda text: print(f"[bench] {text}", file=sys.stderr, flush=True))
+            report = speed.run_speed_benchmark(
+                frames, mask, settings, osvos, log=lambda text: print(f"[bench] {text}", file=sys.stderr, flush=True)
+            )
         except (FileNotFoundError, ValueError) as exc:
             parser.exit(2, f"error: {exc}\n")
     print(speed.format_speed_report(report))

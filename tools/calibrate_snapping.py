@@ -25,16 +25,23 @@ from osvos_tf import benchmark, evaluation  # noqa: E402
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--davis", default=None,
-                        help="DAVIS-2016 root (default: $OSVOS_DAVIS_ROOT or <repo>/../shared/DAVIS)")
+    parser.add_argument(
+        "--davis", default=None, help="DAVIS-2016 root (default: $OSVOS_DAVIS_ROOT or <repo>/../shared/DAVIS)"
+    )
     parser.add_argument("--set", default="train", dest="image_set", help="DAVIS set (default train)")
     parser.add_argument("--sequences", default=None, help="comma-separated names (default: the whole set)")
     parser.add_argument("--frames-per-sequence", type=int, default=3, help="evenly spaced frames per sequence")
     parser.add_argument("--checkpoint", default=None, help="parent checkpoint (default: the shipped parent)")
-    parser.add_argument("--ucm-thresholds", default=None,
-                        help="comma-separated UCM thresholds to try (default: benchmark.UCM_CANDIDATES)")
-    parser.add_argument("--bilateral", default=None,
-                        help="comma-separated lam:sigma_spatial pairs to try (default: benchmark.BILATERAL_CANDIDATES)")
+    parser.add_argument(
+        "--ucm-thresholds",
+        default=None,
+        help="comma-separated UCM thresholds to try (default: benchmark.UCM_CANDIDATES)",
+    )
+    parser.add_argument(
+        "--bilateral",
+        default=None,
+        help="comma-separated lam:sigma_spatial pairs to try (default: benchmark.BILATERAL_CANDIDATES)",
+    )
     parser.add_argument("--json", default=None, help="also write the scores to this JSON file")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     args = parser.parse_args(argv)
@@ -48,9 +55,15 @@ def main(argv=None):
     except ValueError:
         parser.exit(2, "error: --ucm-thresholds takes numbers, --bilateral lam:sigma pairs, separated by commas\n")
     try:
-        cal = benchmark.calibrate_snapping(args.davis or evaluation.default_davis_root(), args.image_set,
-                                           args.frames_per_sequence, args.checkpoint, sequences=sequences,
-                                           progress=not args.quiet, **candidates)
+        cal = benchmark.calibrate_snapping(
+            args.davis or evaluation.default_davis_root(),
+            args.image_set,
+            args.frames_per_sequence,
+            args.checkpoint,
+            sequences=sequences,
+            progress=not args.quiet,
+            **candidates,
+        )
     except (FileNotFoundError, ValueError) as exc:
         parser.exit(2, f"error: {exc}\n")
     print(benchmark.format_calibration(cal))

@@ -24,20 +24,30 @@ from osvos_tf import evaluation  # noqa: E402
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--davis", default=None,
-                        help="DAVIS-2016 root holding Annotations/480p and db_info.yaml "
-                             "(default: $OSVOS_DAVIS_ROOT or <repo>/../shared/DAVIS)")
+    parser.add_argument(
+        "--davis",
+        default=None,
+        help="DAVIS-2016 root holding Annotations/480p and db_info.yaml "
+        "(default: $OSVOS_DAVIS_ROOT or <repo>/../shared/DAVIS)",
+    )
     parser.add_argument("--results", required=True, help="results folder DIR/<sequence>/<frame>.png")
-    parser.add_argument("--sequences", default=None,
-                        help="comma-separated sequence names (default: every sequence folder in DIR)")
+    parser.add_argument(
+        "--sequences", default=None, help="comma-separated sequence names (default: every sequence folder in DIR)"
+    )
     parser.add_argument("--no-t", action="store_true", help="skip the (slow) temporal stability T")
     parser.add_argument("--json", default=None, metavar="OUT", help="write the results as JSON to OUT")
     parser.add_argument("--workers", type=int, default=2, help="parallel processes (default 2)")
-    parser.add_argument("--errors", action="store_true",
-                        help="also compute the OSVOS Fig. 5 error split (FP near / FP far / FN)")
-    parser.add_argument("--near-px", type=float, default=None, metavar="PX",
-                        help=f"with --errors: distance in pixels up to which a false positive is 'near' "
-                             f"the object (default {evaluation.ERROR_NEAR_PX:g})")
+    parser.add_argument(
+        "--errors", action="store_true", help="also compute the OSVOS Fig. 5 error split (FP near / FP far / FN)"
+    )
+    parser.add_argument(
+        "--near-px",
+        type=float,
+        default=None,
+        metavar="PX",
+        help=f"with --errors: distance in pixels up to which a false positive is 'near' "
+        f"the object (default {evaluation.ERROR_NEAR_PX:g})",
+    )
     args = parser.parse_args(argv)
     if args.near_px is not None and not args.errors:
         parser.error("--near-px only applies to the error split: add --errors")

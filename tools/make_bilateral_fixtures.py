@@ -21,8 +21,8 @@ import sys
 import tempfile
 from pathlib import Path
 
-import numpy as np
 import cv2
+import numpy as np
 
 H, W = 48, 64
 
@@ -61,8 +61,17 @@ def run_opencv(image_rgb, target, confidence, p):
         os.dup2(tmp.fileno(), 1)
         try:
             out = cv2.ximgproc.fastBilateralSolverFilter(
-                np.ascontiguousarray(image_rgb[..., ::-1]), target, confidence, None,
-                p["sigma_spatial"], p["sigma_luma"], p["sigma_chroma"], p["lam"], p["num_iter"], p["max_tol"])
+                np.ascontiguousarray(image_rgb[..., ::-1]),
+                target,
+                confidence,
+                None,
+                p["sigma_spatial"],
+                p["sigma_luma"],
+                p["sigma_chroma"],
+                p["lam"],
+                p["num_iter"],
+                p["max_tol"],
+            )
         finally:
             os.dup2(saved, 1)
             os.close(saved)
@@ -78,20 +87,35 @@ def cases():
     img, obj = shapes_image(rng)
     prob = cv2.GaussianBlur(np.roll(obj, 2, axis=1).astype(np.float32), (0, 0), 2.0)
     prob = np.clip(prob + rng.normal(0, 0.05, prob.shape), 0, 1).astype(np.float32)
-    yield "segmentation_defaults", img, prob, np.abs(2 * prob - 1).astype(np.float32), dict(
-        sigma_spatial=8.0, sigma_luma=8.0, sigma_chroma=8.0, lam=128.0, num_iter=25, max_tol=1e-5)
+    yield (
+        "segmentation_defaults",
+        img,
+        prob,
+        np.abs(2 * prob - 1).astype(np.float32),
+        dict(sigma_spatial=8.0, sigma_luma=8.0, sigma_chroma=8.0, lam=128.0, num_iter=25, max_tol=1e-5),
+    )
     # 2. textured guide, smooth target, random confidence, small non-integer sigmas, more iterations
     img = textured_image(rng)
     target = smooth(rng, (H, W)).astype(np.float32)
     conf = rng.random((H, W)).astype(np.float32)
-    yield "textured_small_sigmas", img, target, conf, dict(
-        sigma_spatial=4.0, sigma_luma=6.0, sigma_chroma=5.5, lam=16.0, num_iter=60, max_tol=1e-6)
+    yield (
+        "textured_small_sigmas",
+        img,
+        target,
+        conf,
+        dict(sigma_spatial=4.0, sigma_luma=6.0, sigma_chroma=5.5, lam=16.0, num_iter=60, max_tol=1e-6),
+    )
     # 3. early stop on the tolerance, weak smoothness, noisy target
     img, _ = shapes_image(rng)
     target = rng.random((H, W)).astype(np.float32)
     conf = (0.2 + 0.8 * rng.random((H, W))).astype(np.float32)
-    yield "early_stop", img, target, conf, dict(
-        sigma_spatial=3.7, sigma_luma=12.0, sigma_chroma=10.0, lam=1.0, num_iter=25, max_tol=1e-3)
+    yield (
+        "early_stop",
+        img,
+        target,
+        conf,
+        dict(sigma_spatial=3.7, sigma_luma=12.0, sigma_chroma=10.0, lam=1.0, num_iter=25, max_tol=1e-3),
+    )
     # 4. grid coordinates >= 255 (300 px wide at sigma_spatial 1): OpenCV's hash sum_i coord_i * 255**i then
     #    aliases x = 255 + k on row y with x = k on row y + 1 (vertices and neighbours); coarse colour bins
     #    make the aliased cells collide. A re-implementation must alias the same way.
@@ -99,8 +123,13 @@ def cases():
     wide = wide.round().astype(np.uint8)
     target = rng.random((8, 300)).astype(np.float32)
     conf = (0.05 + 0.2 * rng.random((8, 300))).astype(np.float32)
-    yield "hash_aliasing", wide, target, conf, dict(
-        sigma_spatial=1.0, sigma_luma=64.0, sigma_chroma=128.0, lam=64.0, num_iter=40, max_tol=1e-6)
+    yield (
+        "hash_aliasing",
+        wide,
+        target,
+        conf,
+        dict(sigma_spatial=1.0, sigma_luma=64.0, sigma_chroma=128.0, lam=64.0, num_iter=40, max_tol=1e-6),
+    )
 
 
 def main():
@@ -113,11 +142,21 @@ def main():
     for name, img, target, conf, p in cases():
         result, iterations = run_opencv(img, target, conf, p)
         ycrcb = cv2.cvtColor(np.ascontiguousarray(img[..., ::-1]), cv2.COLOR_BGR2YCrCb)
-        np.savez_compressed(out / f"{name}.npz", image=img, ycrcb=ycrcb, target=target, confidence=conf,
-                            output=result, cg_iterations=iterations, opencv_version=cv2.__version__,
-                            **{k: np.float64(v) if k != "num_iter" else np.int64(v) for k, v in p.items()})
-        print(f"{name}: OpenCV {cv2.__version__}, {iterations} CG iterations, output range "
-              f"{result.min():.4f}..{result.max():.4f} -> {out / (name + '.npz')}")
+        np.savez_compressed(
+            out / f"{name}.npz",
+            image=img,
+            ycrcb=ycrcb,
+            target=target,
+            confidence=conf,
+            output=result,
+            cg_iterations=iterations,
+            opencv_version=cv2.__version__,
+            **{k: np.float64(v) if k != "num_iter" else np.int64(v) for k, v in p.items()},
+        )
+        print(
+            f"{name}: OpenCV {cv2.__version__}, {iterations} CG iterations, output range "
+            f"{result.min():.4f}..{result.max():.4f} -> {out / (name + '.npz')}"
+        )
 
 
 if __name__ == "__main__":

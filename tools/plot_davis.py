@@ -24,9 +24,13 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("runs", nargs="+", metavar="RUN_DIR", help="run folders (timing.json + results.json)")
     parser.add_argument("--out", required=True, metavar="PLOT_PREFIX", help="path prefix of the PNGs")
-    parser.add_argument("--time", default="fit", choices=list(benchmark.TIME_AXES),
-                        help="x axis: fine-tuning s per sequence (fit, default), fine-tuning + segmentation s "
-                             "per sequence (total), or that per frame (per_frame)")
+    parser.add_argument(
+        "--time",
+        default="fit",
+        choices=list(benchmark.TIME_AXES),
+        help="x axis: fine-tuning s per sequence (fit, default), fine-tuning + segmentation s "
+        "per sequence (total), or that per frame (per_frame)",
+    )
     parser.add_argument("--labels", default=None, help="comma-separated legend names, one per run")
     parser.add_argument("--log-x", action="store_true", help="logarithmic time axis")
     args = parser.parse_args(argv)

@@ -35,16 +35,25 @@ def main(argv=None) -> int:
     parser.add_argument("--init", choices=CONTOUR_INITS, default=defaults.init)
     parser.add_argument("--seed", type=int, default=defaults.seed)
     args = parser.parse_args(argv)
-    config = dataclasses.replace(defaults, iterations=args.iterations, learning_rate=args.lr,
-                                 optimizer=args.optimizer, accumulate=args.accumulate,
-                                 crop=tuple(args.crop) if args.crop else None, init=args.init, seed=args.seed)
+    config = dataclasses.replace(
+        defaults,
+        iterations=args.iterations,
+        learning_rate=args.lr,
+        optimizer=args.optimizer,
+        accumulate=args.accumulate,
+        crop=tuple(args.crop) if args.crop else None,
+        init=args.init,
+        seed=args.seed,
+    )
     try:
         history = train_contour_from_dirs(args.images, args.edges, args.out, config)
     except (ValueError, FileNotFoundError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    print(f"wrote {history.path} ({history.n_pairs} pairs, {config.iterations} updates, {history.seconds:.1f} s, "
-          f"final loss {history.losses[-1] if history.losses else float('nan'):.4f})")
+    print(
+        f"wrote {history.path} ({history.n_pairs} pairs, {config.iterations} updates, {history.seconds:.1f} s, "
+        f"final loss {history.losses[-1] if history.losses else float('nan'):.4f})"
+    )
     return 0
 
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Train the OSVOS parent network on DAVIS (same as `osvos train-parent`).
 
-    python tools/train_parent.py --davis ../shared/DAVIS --out runs/parent [--config JSON] [--resume]
+python tools/train_parent.py --davis ../shared/DAVIS --out runs/parent [--config JSON] [--resume]
 """
 
 import sys
