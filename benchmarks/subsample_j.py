@@ -12,7 +12,8 @@ from pathlib import Path
 import numpy as np
 
 from osvos_tf.benchmark import mean_jaccard, sampled_frames
-from osvos_tf.evaluation import default_davis_root, read_mask
+from osvos_tf.davis import default_davis_root
+from osvos_tf.masks import read_davis_mask as read_mask
 
 
 def main(run_dir: Path) -> None:

@@ -128,12 +128,13 @@ def mean_jaccard(
     Args:
         probs: float (H, W) foreground probabilities in [0, 1], one per annotation, in order (e.g. from
             :meth:`OSVOS.segment`).
-        annotations: ground-truth mask paths (read with :func:`osvos_tf.evaluation.read_mask`).
+        annotations: ground-truth mask paths (read with :func:`osvos_tf.masks.read_davis_mask`).
 
     Raises:
         ValueError: fewer or more probability maps than annotations.
     """
-    from osvos_tf.evaluation import jaccard, read_mask
+    from osvos_tf.evaluation import jaccard
+    from osvos_tf.masks import read_davis_mask as read_mask
 
     annotations = list(annotations)
     values = []
@@ -590,7 +591,7 @@ def _segment_sequence(
     Returns ``{mode: {'seconds': s, 'snap_ms_per_frame': {...}}}``: the shared reading + network time plus
     that mode's snapping and PNG writing, as if the mode had run alone.
     """
-    from osvos_tf.frames import write_mask
+    from osvos_tf.masks import write_mask
     from osvos_tf.progress import Progress
 
     partials = {m: folder / f"{seq}{PARTIAL_SUFFIX}" for m, folder in folders.items()}
@@ -858,7 +859,8 @@ def calibrate_snapping(
         "bilateral": {"lam=..,sigma_spatial=..": J}, "best": {"contours": {"threshold": t, "J": J},
         "bilateral": {"lam": .., "sigma_spatial": .., "J": J}}, "snap_ms_per_frame": {...}}`` (J = mean IoU).
     """
-    from osvos_tf.evaluation import jaccard, read_mask
+    from osvos_tf.evaluation import jaccard
+    from osvos_tf.masks import read_davis_mask as read_mask
     from osvos_tf.progress import Progress
     from osvos_tf.snapping import BilateralParams, Snapper, snap_to_contours
 

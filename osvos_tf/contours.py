@@ -197,7 +197,8 @@ def pairs_from_dirs(images_dir: str | os.PathLike, edges_dir: str | os.PathLike)
 
 
 def _read_pairs(images: Sequence, edges: Sequence) -> list[tuple[np.ndarray, np.ndarray]]:
-    from osvos_tf.frames import check_pair, read_frame, read_mask
+    from osvos_tf.frames import check_pair, read_frame
+    from osvos_tf.masks import read_user_mask as read_mask
 
     if len(images) != len(edges):
         raise ValueError(f"{len(images)} images but {len(edges)} edge maps: they must pair up.")
@@ -232,7 +233,7 @@ def train_contour(
 
     Args:
         images: frames (paths or uint8 RGB arrays); any sizes.
-        edges: edge maps, one per image (paths or arrays; read as masks by :func:`osvos_tf.frames.read_mask`:
+        edges: edge maps, one per image (paths or arrays; read as masks by :func:`osvos_tf.masks.read_user_mask`:
             grayscale is binarised at half range, as HED's ``round(gt / 255)``).
         out_path: the ``.h5`` checkpoint to write; the config goes to ``<stem>.json`` next to it.
         config: see :class:`ContourTrainConfig`.

@@ -71,7 +71,7 @@ def augmented_variants(frame: np.ndarray, mask: np.ndarray, scales: Sequence[flo
 def decode_mask(png_bytes):
     """A PNG mask as float32 (H, W, 1) in {0, 1}, in TensorFlow ops (no Python in the input pipeline).
 
-    Grayscale: as :func:`osvos_tf.frames.read_mask` (0/1 label maps: nonzero; otherwise >= half range).
+    Grayscale: as :func:`osvos_tf.masks.read_user_mask` (0/1 label maps: nonzero; otherwise >= half range).
     Colour (RGB, RGBA, and palette PNGs, which decode to their colours): any nonzero colour channel.
     """
     mask = tf.io.decode_png(png_bytes, channels=0, dtype=tf.uint8)

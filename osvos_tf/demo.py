@@ -34,8 +34,10 @@ def run_demo(
         ground truth over frames 1..N-2) and ``'seconds'`` (total wall time).
     """
     from osvos_tf.evaluation import default_davis_root
-    from osvos_tf.frames import list_frames, prepare_output_dir, read_mask
+    from osvos_tf.frames import list_frames
+    from osvos_tf.masks import read_user_mask as read_mask
     from osvos_tf.osvos import segment_video
+    from osvos_tf.outputs import prepare_output_dir
     from osvos_tf.synthetic import write_clip
 
     start = time.perf_counter()

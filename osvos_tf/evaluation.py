@@ -80,11 +80,11 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
 from scipy import ndimage
 from scipy.spatial.distance import pdist, squareform
 
 from osvos_tf.davis import annotated_frame_names, default_davis_root, load_db_info  # noqa: F401
+from osvos_tf.masks import read_davis_mask as read_mask  # noqa: F401  (public name)
 
 __all__ = [
     "BOUND_TH",
@@ -135,26 +135,6 @@ _MASK_EXT = ".png"
 # --------------------------------------------------------------------------------------------------
 # Input
 # --------------------------------------------------------------------------------------------------
-def read_mask(path) -> np.ndarray:
-    """Read a mask PNG as a bool array ``(H, W)``: True where the pixel is nonzero.
-
-    Palette ("P") images are read as palette indices (index != 0 is foreground, the palette colours are
-    ignored); RGB/RGBA images count a pixel as foreground when any colour channel is nonzero (alpha is
-    ignored).  Raises FileNotFoundError when the file does not exist.
-    """
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"mask file not found: {path}")
-    with Image.open(path) as img:
-        mode = img.mode
-        arr = np.asarray(img)
-    if arr.ndim == 3:
-        if mode in ("RGBA", "LA", "PA"):
-            arr = arr[..., :-1]
-        return np.any(arr != 0, axis=2)
-    return arr != 0
-
-
 def _as_mask(mask, name="mask") -> np.ndarray:
     arr = np.asarray(mask)
     if arr.ndim != 2:

@@ -26,7 +26,9 @@ import numpy as np
 
 from osvos_tf.config import FineTuneConfig, finetune_config
 from osvos_tf.cpu import resolve_compute_dtype
-from osvos_tf.frames import check_pair, read_frame, read_mask, write_masks
+from osvos_tf.frames import check_pair, read_frame
+from osvos_tf.masks import read_user_mask as read_mask
+from osvos_tf.outputs import write_masks
 from osvos_tf.snapping import BilateralParams, ContourSnapParams, Snapper
 
 #: Where the shipped parent network lives (see checkpoints/README.md).
@@ -207,7 +209,7 @@ class OSVOS:
 
         Args:
             frame: path or array (uint8 RGB (H, W, 3); grayscale and RGBA are converted).
-            mask: path or array of the same size; binarised as in :func:`osvos_tf.frames.read_mask`.
+            mask: path or array of the same size; binarised as in :func:`osvos_tf.masks.read_user_mask`.
         """
         return self.fit([frame], [mask], **kwargs)
 
@@ -491,7 +493,8 @@ def segment_video(
     """
     import time
 
-    from osvos_tf.frames import list_frames, prepare_output_dir
+    from osvos_tf.frames import list_frames
+    from osvos_tf.outputs import prepare_output_dir
 
     frames = list_frames(frames_dir)
     if not -len(frames) <= frame_index < len(frames):

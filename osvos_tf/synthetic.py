@@ -60,7 +60,7 @@ def write_clip(folder, n_frames: int = 12, height: int = 96, width: int = 128, s
 
     from PIL import Image
 
-    from osvos_tf.frames import write_mask
+    from osvos_tf.masks import write_mask
 
     folder = Path(folder)
     frames_dir, masks_dir = folder / "frames", folder / "masks"
@@ -97,7 +97,7 @@ def write_davis_tree(
 
     from PIL import Image
 
-    from osvos_tf.frames import write_mask
+    from osvos_tf.masks import write_mask
 
     root = Path(root)
     lines, entries = [], []

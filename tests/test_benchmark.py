@@ -74,7 +74,7 @@ def test_sequences_of_a_set_come_from_imagesets_or_db_info(tmp_path, tiny_davis)
 def test_sampled_frames_and_mean_jaccard(tiny_davis):
     """Every k-th of frames 1..N-2 with their annotations; J of thresholded maps, checked on hand cases: the
     annotation itself (J 1), an empty map (J 0), and the annotation with its lower rows cut (J = kept / all)."""
-    from osvos_tf.evaluation import read_mask
+    from osvos_tf.masks import read_davis_mask as read_mask
 
     frames, annotations = benchmark.sampled_frames(tiny_davis, "seq-a", every=2)
     assert [f.stem for f in frames] == ["00001", "00003"] and [a.stem for a in annotations] == ["00001", "00003"]

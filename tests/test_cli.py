@@ -6,7 +6,7 @@ import sys
 import numpy as np
 import pytest
 
-from osvos_tf.frames import read_mask
+from osvos_tf.masks import read_user_mask as read_mask
 from osvos_tf.synthetic import write_clip
 
 

@@ -16,8 +16,9 @@ J_FLOOR = 0.80  # measured 0.857 with the shipped parent and these settings (0.7
 
 def test_car_shadow_one_shot_j_floor(davis, tmp_path):
     from osvos_tf import OSVOS
-    from osvos_tf.evaluation import jaccard, read_mask
+    from osvos_tf.evaluation import jaccard
     from osvos_tf.frames import list_frames
+    from osvos_tf.masks import read_davis_mask as read_mask
     from osvos_tf.osvos import default_parent_path
 
     if default_parent_path() is None:

@@ -4,15 +4,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from osvos_tf.frames import (
-    check_pair,
-    list_frames,
-    prepare_output_dir,
-    read_frame,
-    read_mask,
-    write_mask,
-    write_results,
-)
+from osvos_tf.frames import check_pair, list_frames, read_frame
+from osvos_tf.masks import read_user_mask as read_mask
+from osvos_tf.masks import write_mask
+from osvos_tf.outputs import prepare_output_dir, write_results
 
 
 def _square(h=20, w=30):

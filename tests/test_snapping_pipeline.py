@@ -12,7 +12,7 @@ from test_benchmark import N_FRAMES, SEQS, make_davis, snapshot
 
 from osvos_tf import benchmark
 from osvos_tf.config import FineTuneConfig
-from osvos_tf.evaluation import read_mask as eval_read_mask
+from osvos_tf.masks import read_davis_mask as eval_read_mask
 from osvos_tf.snapping import (
     BilateralParams,
     ContourSnapParams,
