@@ -58,7 +58,7 @@ import numpy as np
 
 from osvos_tf.config import FineTuneConfig, config_to_dict, finetune_config
 from osvos_tf.cpu import resolve_compute_dtype
-from osvos_tf.davis import annotation_dir, jpeg_dir, list_davis_sequences, sequence_inputs  # noqa: F401
+from osvos_tf.davis import annotation_dir, jpeg_dir, list_davis_sequences, load_db_info, sequence_inputs  # noqa: F401
 from osvos_tf.osvos import OSVOS, parent_source
 
 TIMING_FILE = "timing.json"
