@@ -30,6 +30,8 @@ are float32 either way. On CPUs with AVX512-BF16 this about halves the time of a
 from __future__ import annotations
 
 import keras
+import zlib
+
 import numpy as np
 from keras import layers, ops
 
@@ -153,7 +155,16 @@ class CropLike(layers.Layer):
         return {**super().get_config(), "offset": self.offset}
 
 
-def _new_conv(filters: int, size: int, name: str, activation=None, dtype=None) -> layers.Conv2D:
+def _layer_seed(seed: int | None, name: str) -> int | None:
+    """A per-layer initialiser seed derived from the model seed and the layer name (None: unseeded)."""
+    return None if seed is None else (int(seed) * 1_000_003 + zlib.crc32(name.encode())) % (2**31 - 1)
+
+
+def _new_conv(
+    filters: int, size: int, name: str, activation=None, dtype=None, seed: int | None = None
+) -> layers.Conv2D:
+    """A conv with the original's initialisation of new layers: kernels N(0, 0.001), zero biases; ``seed``
+    (a model seed) makes the kernels reproducible, each layer drawing from its own stream."""
     return layers.Conv2D(
         filters,
         size,
@@ -161,12 +172,12 @@ def _new_conv(filters: int, size: int, name: str, activation=None, dtype=None) -
         activation=activation,
         name=name,
         dtype=dtype,
-        kernel_initializer=keras.initializers.RandomNormal(stddev=0.001),
+        kernel_initializer=keras.initializers.RandomNormal(stddev=0.001, seed=_layer_seed(seed, name)),
         bias_initializer="zeros",
     )
 
 
-def _wire(get, image, cached: dict, side_outputs: bool, policy: str = "float32"):
+def _wire(get, image, cached: dict, side_outputs: bool, policy: str = "float32", seed: int | None = None):
     """Connect the OSVOS graph. ``get(name, make)`` returns the layer called ``name`` (``make()`` builds a
     new one); ``cached`` maps VGG block numbers to tensors standing in for those blocks' outputs (empty: the
     whole network from ``image``). ``policy``: Keras dtype policy of the layers before the scores (the
@@ -185,14 +196,14 @@ def _wire(get, image, cached: dict, side_outputs: bool, policy: str = "float32")
             )(x)
         for j in range(1, n_convs + 1):
             name = f"block{block}_conv{j}"
-            x = get(name, lambda n=name, c=channels: _new_conv(c, 3, n, activation="relu", dtype=p))(x)
+            x = get(name, lambda n=name, c=channels: _new_conv(c, 3, n, activation="relu", dtype=p, seed=seed))(x)
         features[block] = x
 
     prep_maps, score_maps = [], []
     for block, stride in SIDE_STRIDES.items():
-        prep = get(f"side{block}_prep", lambda b=block: _new_conv(SIDE_CHANNELS, 3, f"side{b}_prep", dtype=p))(
-            features[block]
-        )
+        prep = get(
+            f"side{block}_prep", lambda b=block: _new_conv(SIDE_CHANNELS, 3, f"side{b}_prep", dtype=p, seed=seed)
+        )(features[block])
         up = get(
             f"side{block}_upsample", lambda b=block, s=stride: BilinearUpsample(s, name=f"side{b}_upsample", dtype=p)
         )(prep)
@@ -202,7 +213,9 @@ def _wire(get, image, cached: dict, side_outputs: bool, policy: str = "float32")
             )
         )
         if side_outputs:
-            score = get(f"side{block}_score", lambda b=block: _new_conv(1, 1, f"side{b}_score", dtype="float32"))(prep)
+            score = get(
+                f"side{block}_score", lambda b=block: _new_conv(1, 1, f"side{b}_score", dtype="float32", seed=seed)
+            )(prep)
             score_up = get(
                 f"side{block}_score_upsample",
                 lambda b=block, s=stride: BilinearUpsample(s, name=f"side{b}_score_upsample", dtype="float32"),
@@ -215,11 +228,13 @@ def _wire(get, image, cached: dict, side_outputs: bool, policy: str = "float32")
             )
 
     concat = get("fuse_concat", lambda: layers.Concatenate(axis=-1, name="fuse_concat", dtype=p))(prep_maps)
-    fused = get("fuse", lambda: _new_conv(1, 1, "fuse", dtype="float32"))(concat)
+    fused = get("fuse", lambda: _new_conv(1, 1, "fuse", dtype="float32", seed=seed))(concat)
     return [fused, *score_maps] if side_outputs else fused
 
 
-def build_osvos(side_outputs: bool = False, name: str = "osvos", compute_dtype: str = "float32") -> keras.Model:
+def build_osvos(
+    side_outputs: bool = False, name: str = "osvos", compute_dtype: str = "float32", seed: int | None = None
+) -> keras.Model:
     """Build the OSVOS network (randomly initialised; see :mod:`osvos_tf.weights` to load weights).
 
     Args:
@@ -227,7 +242,9 @@ def build_osvos(side_outputs: bool = False, name: str = "osvos", compute_dtype: 
         name: model name.
         compute_dtype: 'float32', or 'bfloat16' for the activations of every layer before the scores
             (weights stay float32; see the module docstring), or 'auto': bfloat16 where the CPU has native
-            bfloat16 (:func:`osvos_tf.config.resolve_compute_dtype`).
+            bfloat16 (:func:`osvos_tf.cpu.resolve_compute_dtype`).
+        seed: seed of the initialisation of every conv (each layer from its own stream, so two builds with
+            the same seed are identical); None: unseeded, as Keras draws.
 
     Returns:
         A Keras model. Input: float32 (B, H, W, 3), the output of :func:`preprocess`, any H, W >= 1.
@@ -236,7 +253,7 @@ def build_osvos(side_outputs: bool = False, name: str = "osvos", compute_dtype: 
     """
     policy = _POLICIES[resolve_compute_dtype(compute_dtype)]  # checks the name
     inputs = keras.Input(shape=(None, None, 3), name="image")
-    outputs = _wire(lambda _name, make: make(), inputs, {}, side_outputs, policy)
+    outputs = _wire(lambda _name, make: make(), inputs, {}, side_outputs, policy, seed)
     return keras.Model(inputs, outputs, name=name)
 
 
