@@ -59,7 +59,8 @@ import numpy as np
 from osvos_tf.config import FineTuneConfig, config_to_dict, finetune_config
 from osvos_tf.cpu import resolve_compute_dtype
 from osvos_tf.davis import annotation_dir, jpeg_dir, list_davis_sequences, load_db_info, sequence_inputs  # noqa: F401
-from osvos_tf.osvos import OSVOS, parent_source
+from osvos_tf.osvos import OSVOS
+from osvos_tf.parents import resolve_parent
 
 TIMING_FILE = "timing.json"
 RESULTS_FILE = "results.json"
@@ -397,8 +398,8 @@ def run_davis(
                 f"Sequences {unknown} are not in {davis_root / 'db_info.yaml'}, which the T measure "
                 "needs (eval_t); run without T (compute_t=False / --no-t)."
             )
-    source = osvos.source if osvos is not None else parent_source(checkpoint)
-    if osvos is not None and checkpoint is not None and source != parent_source(checkpoint):
+    source = osvos.source if osvos is not None else resolve_parent(checkpoint).id
+    if osvos is not None and checkpoint is not None and source != resolve_parent(checkpoint).id:
         raise ValueError(f"The OSVOS passed uses {source}, not the checkpoint {checkpoint}; pass one or the other.")
     multi_mode = not (snap is None or isinstance(snap, str))
     multi_budget = not (isinstance(preset, (str, type(None))) and isinstance(iterations, (int, np.integer, type(None))))
@@ -601,7 +602,7 @@ def _segment_sequence(
     before = {m: dict(snappers[m].seconds) for m in folders}
     bar = Progress(len(frames), "segment", enabled=progress)
     start = time.perf_counter()
-    for path, (frame, probs) in zip(frames, osvos.segment_frames(frames, state)):
+    for path, (_, frame, probs) in zip(frames, osvos.segment_frames(frames, state)):
         for m, partial in partials.items():
             t0 = time.perf_counter()
             write_mask(partial / f"{path.stem}.png", snappers[m](frame, probs))
@@ -879,7 +880,7 @@ def calibrate_snapping(
                 samples.append((seq, inner[i], gt_path))
     if not samples:
         raise ValueError(f"No annotated frame to calibrate on in {davis_root} ({image_set}).")
-    source = parent_source(checkpoint)
+    source = resolve_parent(checkpoint).id
     osvos = OSVOS(checkpoint=source, config=FineTuneConfig(iterations=0))
     contour_snapper = Snapper("contours")
     bilateral_snappers = {
@@ -890,7 +891,7 @@ def calibrate_snapping(
     contour_scores = {float(t): [] for t in ucm_thresholds}
     plain = []
     bar = Progress(len(samples), "calibrate", enabled=progress)
-    for (seq, path, gt_path), (frame, probs) in zip(samples, osvos.segment_frames([s[1] for s in samples])):
+    for (seq, path, gt_path), (_, frame, probs) in zip(samples, osvos.segment_frames([s[1] for s in samples])):
         gt = read_mask(gt_path)
         plain.append(jaccard(probs > 0.5, gt))
         contour = contour_snapper.contour_map(frame)

@@ -47,7 +47,8 @@ def _parser() -> argparse.ArgumentParser:
     seg.add_argument(
         "--checkpoint",
         default=None,
-        help="parent checkpoint (default: the shipped parent); 'base' = bare VGG16 from HED, no parent",
+        help="parent network: a preset name (see `osvos parents`), a checkpoint path, or 'base' (bare VGG16 from "
+        "HED, no parent); default: the shipped preset",
     )
     seg.add_argument("--overlay", action="store_true", help="also write overlays to OUT/overlays/")
     seg.add_argument("--tensorboard", default=None, metavar="LOGDIR", help="TensorBoard log folder")
@@ -69,6 +70,8 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--iterations", type=int, default=None, help="fine-tuning updates")
     demo.add_argument("--overwrite", action="store_true", help="allow a non-empty output folder")
 
+    sub.add_parser("parents", help="list the parent-network presets (shipped and known) with their measured quality")
+
     train = sub.add_parser("train-parent", help="train the parent network on DAVIS")
     train.add_argument("--davis", required=True, help="DAVIS root (uses ImageSets/480p/train.txt)")
     train.add_argument("--out", required=True, help="run folder (checkpoints, TensorBoard, final parent.h5)")
@@ -83,7 +86,7 @@ def main(argv=None) -> int:
     _quiet_tensorflow()
     try:
         if args.command == "segment":
-            from osvos_tf.osvos import segment_video
+            from osvos_tf.video_job import segment_video
 
             s = segment_video(
                 args.frames,
@@ -124,6 +127,15 @@ def main(argv=None) -> int:
             print(f"Masks:    {s['masks'][0].parent}")
             print(f"Overlays: {s['overlays']}")
             print(f"Mean IoU vs ground truth (frames 1..N-2): {s['iou']:.3f}; total {s['seconds']:.1f} s.")
+        elif args.command == "parents":
+            from osvos_tf.parents import DEFAULT_PARENT_PRESET, PARENT_PRESETS
+
+            for preset in PARENT_PRESETS.values():
+                tag = " (default)" if preset.name == DEFAULT_PARENT_PRESET else ""
+                where = "shipped" if preset.shipped else f"not shipped: {preset.obtain}"
+                print(f"{preset.name}{tag}  [{where}]  sha256 {preset.sha256[:12]}...")
+                print(f"    {preset.description}")
+                print("    " + ", ".join(f"{k} {v:.3f}" for k, v in preset.metrics))
         elif args.command == "train-parent":
             from osvos_tf.config import load_config
             from osvos_tf.parent import train_parent
@@ -131,7 +143,7 @@ def main(argv=None) -> int:
             config = load_config(args.config) if args.config else None
             path = train_parent(args.davis, args.out, config, resume=args.resume, max_updates=args.max_updates)
             print(f"Parent weights: {path}")
-    except (FileNotFoundError, FileExistsError, ValueError) as err:
+    except (OSError, ValueError) as err:  # FileNotFoundError, FileExistsError, PermissionError, a full disk, ...
         print(f"osvos {args.command}: error: {err}", file=sys.stderr)
         return 2
     return 0

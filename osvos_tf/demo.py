@@ -30,15 +30,15 @@ def run_demo(
         iterations: fine-tuning updates (default 60 for the synthetic clip, 50 for car-shadow).
 
     Returns:
-        The :func:`osvos_tf.osvos.segment_video` summary plus ``'video'``, ``'iou'`` (mean IoU against the
+        The :func:`osvos_tf.video_job.segment_video` summary plus ``'video'``, ``'iou'`` (mean IoU against the
         ground truth over frames 1..N-2) and ``'seconds'`` (total wall time).
     """
-    from osvos_tf.evaluation import default_davis_root
+    from osvos_tf.davis import default_davis_root
     from osvos_tf.frames import list_frames
     from osvos_tf.masks import read_user_mask as read_mask
-    from osvos_tf.osvos import segment_video
     from osvos_tf.outputs import prepare_output_dir
     from osvos_tf.synthetic import write_clip
+    from osvos_tf.video_job import segment_video
 
     start = time.perf_counter()
     out_dir = prepare_output_dir(out_dir, overwrite)

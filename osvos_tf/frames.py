@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -31,7 +32,8 @@ def list_frames(folder: str | os.PathLike) -> list[Path]:
 
     Raises:
         FileNotFoundError: the folder does not exist.
-        ValueError: it holds no image files.
+        ValueError: it holds no image files, or two of them share a name stem (`a.jpg`, `a.png`: their masks
+            would overwrite each other).
     """
     folder = Path(folder)
     if not folder.is_dir():
@@ -44,6 +46,7 @@ def list_frames(folder: str | os.PathLike) -> list[Path]:
     )
     if not files:
         raise ValueError(f"No image files in {folder} (looked for {', '.join(IMAGE_EXTENSIONS)}).")
+    check_unique_names(files)
     return files
 
 
@@ -106,3 +109,63 @@ def check_pair(frame: np.ndarray, mask: np.ndarray, where: str = "") -> None:
         )
 
 
+def frame_name(frame, index: int) -> str:
+    """Output name stem for a frame: the input file's stem, or a 5-digit index for arrays."""
+    if isinstance(frame, (str, os.PathLike)):
+        return Path(frame).stem
+    return f"{index:05d}"
+
+
+def check_unique_names(frames: Sequence) -> None:
+    """Refuse frames whose output names (file stems) coincide, e.g. ``a.jpg`` and ``a.png``: one mask would
+    overwrite the other.
+
+    Raises:
+        ValueError: naming the clashing files.
+    """
+    seen: dict[str, object] = {}
+    for index, frame in enumerate(frames):
+        name = frame_name(frame, index)
+        if name in seen:
+            raise ValueError(
+                f"Frames {seen[name]} and {frame} share the name {name!r}, so their masks ({name}.png) would "
+                "overwrite each other. Rename or remove one of them."
+            )
+        seen[name] = frame
+
+
+def check_frames(frames: Sequence, progress: bool = False) -> tuple[int, int]:
+    """Decode every frame once and check they share one size, before any long work (fine-tuning).
+
+    Args:
+        frames: paths or arrays.
+        progress: show a progress bar on stderr (for long videos).
+
+    Returns:
+        The common (height, width).
+
+    Raises:
+        FileNotFoundError, ValueError: a missing, 0-byte, truncated or non-image frame, or a frame whose size
+            differs from the first one's; the message names the file (not only its index).
+    """
+    from osvos_tf.progress import Progress
+
+    if len(frames) == 0:
+        raise ValueError("No frames given.")
+    bar = Progress(len(frames), "check frames", enabled=progress)
+    shape = None
+    first = None
+    for index, frame in enumerate(frames):
+        size = read_frame(frame).shape[:2]
+        name = str(frame) if isinstance(frame, (str, os.PathLike)) else f"frame array {index}"
+        if shape is None:
+            shape, first = size, name
+        elif size != shape:
+            raise ValueError(
+                f"{name} is {size[1]}x{size[0]} (WxH) but {first} is {shape[1]}x{shape[0]}: all frames of a "
+                "video must have the same size. Resize or remove it."
+            )
+        bar.update()
+    bar.close()
+    assert shape is not None
+    return int(shape[0]), int(shape[1])

@@ -1,41 +1,132 @@
-"""Writing results: the output folder (refusing to overwrite), DAVIS-style mask PNGs and overlays."""
+"""Writing results: the output folder (checked and claimed before the long work), DAVIS-style mask PNGs and
+overlays, each written atomically. Nothing the user has is overwritten unless asked."""
 
 from __future__ import annotations
 
+import contextlib
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
-from osvos_tf.frames import read_frame
+from osvos_tf.atomic import atomic_path
+from osvos_tf.frames import check_unique_names, frame_name, read_frame
 from osvos_tf.masks import write_mask
 
+#: The lock file of an output folder in use (:func:`claim_output_dir`); not counted as content.
+LOCK_NAME = ".osvos-run.lock"
 
-def frame_name(frame, index: int) -> str:
-    """Output name stem for a frame: the input file's stem, or a 5-digit index for arrays."""
-    if isinstance(frame, (str, os.PathLike)):
-        return Path(frame).stem
-    return f"{index:05d}"
+_held: dict[Path, int] = {}  # output folders this process has claimed, with their claim counts
+
+
+def _inside(a: Path, b: Path) -> bool:
+    """Whether folder ``a`` is ``b`` or lies inside it (both resolved)."""
+    return a == b or b in a.parents
+
+
+def check_not_frame_folder(folder: str | os.PathLike, frames: Sequence) -> None:
+    """Refuse an output folder that is, holds or lies inside a folder of the (path) ``frames``.
+
+    Raises:
+        ValueError: naming both folders.
+    """
+    out = Path(folder).resolve()
+    for frame_dir in sorted({Path(f).resolve().parent for f in frames if isinstance(f, (str, os.PathLike))}):
+        if _inside(out, frame_dir) or _inside(frame_dir, out):
+            raise ValueError(
+                f"Output folder {folder} {'is' if out == frame_dir else 'overlaps'} the frame folder {frame_dir}: "
+                "masks would be written among (or over) the input frames. Choose an output folder outside it."
+            )
 
 
 def prepare_output_dir(folder: str | os.PathLike, overwrite: bool = False) -> Path:
     """Create ``folder``; refuse one that already holds files unless ``overwrite`` is True.
 
     With ``overwrite``, files osvos_tf writes replace those of the same name; nothing else is deleted.
+
+    Raises:
+        FileExistsError: not empty without ``overwrite``, or a file of that name exists.
+        OSError: the folder cannot be created (a read-only place, a path under a file), with the reason.
     """
     folder = Path(folder)
     if folder.exists() and not folder.is_dir():
         raise FileExistsError(f"Output path {folder} exists and is not a folder.")
-    if folder.is_dir() and any(folder.iterdir()) and not overwrite:
+    if folder.is_dir() and not overwrite and any(p.name != LOCK_NAME for p in folder.iterdir()):
         raise FileExistsError(
-            f"Output folder {folder} is not empty; osvos_tf will not overwrite files "
-            "without being asked. Choose an empty folder or pass overwrite=True "
-            "(CLI: --overwrite)."
+            f"Output folder {folder} is not empty; osvos_tf will not overwrite files without being asked. "
+            "Choose an empty folder or pass overwrite=True (CLI: --overwrite)."
         )
-    folder.mkdir(parents=True, exist_ok=True)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise OSError(f"Cannot create the output folder {folder}: {err.strerror or err}.") from err
     return folder
+
+
+@contextlib.contextmanager
+def claim_output_dir(
+    folder: str | os.PathLike,
+    overwrite: bool = False,
+    frames: Sequence = (),
+    overlay_dir: str | os.PathLike | None = None,
+) -> Iterator[Path]:
+    """Prepare ``folder`` (and ``overlay_dir``) for a run, and hold it for the run's duration.
+
+    Checks, before any long work: the folder is not a frame folder (:func:`check_not_frame_folder`), the
+    frames' names are unique (:func:`check_unique_names`), the folder is empty unless ``overwrite``
+    (:func:`prepare_output_dir`), and no other process holds it: a second run on a folder in use fails at
+    once. The claim is an exclusive ``flock`` on ``folder/.osvos-run.lock`` (released when the process
+    ends, even by kill -9); claims by the same process nest.
+
+    Raises:
+        ValueError, FileExistsError, OSError: as the checks above; FileExistsError for a folder in use.
+    """
+    frames = list(frames)
+    check_not_frame_folder(folder, frames)
+    if overlay_dir is not None:
+        check_not_frame_folder(overlay_dir, frames)
+    check_unique_names(frames)
+    path = Path(folder).resolve()
+    if path in _held:
+        _held[path] += 1
+        try:
+            yield Path(folder)
+        finally:
+            _held[path] -= 1
+        return
+    prepare_output_dir(folder, overwrite)
+    handle = _lock(path)
+    _held[path] = 1
+    try:
+        if overlay_dir is not None:
+            prepare_output_dir(overlay_dir, overwrite)
+        yield Path(folder)
+    finally:
+        del _held[path]
+        handle.close()  # releases the flock
+
+
+def _lock(folder: Path):
+    import fcntl
+
+    handle = open(folder / LOCK_NAME, "a+")
+    try:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        handle.seek(0)
+        owner = handle.read().strip() or "another process"
+        handle.close()
+        raise FileExistsError(
+            f"Output folder {folder} is in use by another osvos run ({owner}); two runs on one folder would mix "
+            "their masks. Wait for it to finish or choose another folder."
+        ) from None
+    handle.seek(0)
+    handle.truncate()
+    handle.write(f"pid {os.getpid()}\n")
+    handle.flush()
+    return handle
 
 
 def overlay(frame: np.ndarray, mask: np.ndarray, color=(255, 40, 40), alpha: float = 0.5) -> np.ndarray:
@@ -71,38 +162,31 @@ def write_results(
     Returns:
         The mask paths written.
     """
-    return write_masks((p > threshold for p in probs), frames, out_dir, overlay_dir, overwrite)
+    frames = list(frames)
+    with claim_output_dir(out_dir, overwrite, frames, overlay_dir):
+        return write_masks(((i, p > threshold) for i, p in enumerate(probs)), frames, out_dir, overlay_dir)
 
 
 def write_masks(
-    masks: Iterable[np.ndarray],
+    masks: Iterable[tuple[int, np.ndarray]],
     frames: Sequence,
     out_dir: str | os.PathLike,
     overlay_dir: str | os.PathLike | None = None,
-    overwrite: bool = False,
 ) -> list[Path]:
-    """Write bool (H, W) masks as ``out_dir/<frame name>.png`` (0/255) and optional overlays, streaming.
+    """Write ``(index, bool (H, W) mask)`` items as ``out_dir/<name of frames[index]>.png`` (0/255), and
+    optional ``overlay_dir/<name>.jpg`` overlays, streaming; every file is written atomically.
 
-    Args:
-        masks: an iterable of bool (H, W) masks, one per frame, in order (e.g. ``OSVOS.segment_masks``);
-            consumed lazily.
-        frames: the frames (paths or arrays) the masks belong to, for names and overlays.
-        overlay_dir: if given, also write ``<frame name>.jpg`` overlays there.
-        overwrite: see :func:`prepare_output_dir`.
-
-    Returns:
-        The mask paths written.
+    The folders must exist (see :func:`claim_output_dir`). Returns the mask paths written, in order.
     """
-    out_dir = prepare_output_dir(out_dir, overwrite)
-    if overlay_dir is not None:
-        overlay_dir = prepare_output_dir(overlay_dir, overwrite)
     written = []
-    for index, (mask, frame) in enumerate(zip(masks, frames)):  # masks first: its generator runs to the end
+    for index, mask in masks:
         mask = np.asarray(mask, bool)
+        frame = frames[index]
         name = frame_name(frame, index)
-        path = out_dir / f"{name}.png"
+        path = Path(out_dir) / f"{name}.png"
         write_mask(path, mask)
         written.append(path)
         if overlay_dir is not None:
-            Image.fromarray(overlay(read_frame(frame), mask)).save(Path(overlay_dir) / f"{name}.jpg", quality=90)
+            with atomic_path(Path(overlay_dir) / f"{name}.jpg") as tmp:
+                Image.fromarray(overlay(read_frame(frame), mask)).save(tmp, format="JPEG", quality=90)
     return written

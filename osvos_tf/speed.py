@@ -188,7 +188,7 @@ def run_speed_benchmark(
     report["segment_png_ms_runs"] = [round(1000 * t / n, 1) for t in png_all]
     say(f"segment + PNG writing, {own}: {1000 * png / n:.0f} ms/frame")
 
-    probs = next(iter(osvos.segment(arrays[:1])))
+    _, probs = next(iter(osvos.segment(arrays[:1])))
     report["snap_ms"] = {}
     for mode in settings.snap_modes:
         snapper = Snapper(mode)
