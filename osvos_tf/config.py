@@ -406,12 +406,14 @@ def config_from_dict(data: dict) -> Any:
 
 
 def save_config(config: Any, path: str | os.PathLike, **extra: Any) -> None:
-    """Write ``config`` (plus any ``extra`` JSON-able fields) to ``path`` as JSON."""
+    """Write ``config`` (plus any ``extra`` JSON-able fields) to ``path`` as JSON, atomically (a truncated
+    config would make a run folder unusable)."""
+    from osvos_tf.atomic import write_json_atomic
+
     data = config_to_dict(config)
     if extra:
         data = {**data, "_extra": extra}
-    with open(path, "w") as f:
-        json.dump(data, f, indent=2, sort_keys=True)
+    write_json_atomic(path, data, sort_keys=True)
 
 
 def load_config(path: str | os.PathLike) -> Any:

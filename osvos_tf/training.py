@@ -124,6 +124,25 @@ class FitHistory:
     step_seconds: list[float] = dataclasses.field(default_factory=list)
 
 
+def _loss_and_gradients(model, variables, inputs, label, side_weight):
+    """The deep-supervision loss of one forward pass in training mode and its gradients w.r.t. ``variables``.
+
+    Returns:
+        ``(total, grads)``: scalar float32 loss, a list of gradients aligned with ``variables``.
+    """
+    with tf.GradientTape() as tape:
+        outputs = model(inputs, training=True)
+        total, _, _ = deep_supervision_loss(label, outputs, side_weight)
+    return total, tape.gradient(total, variables)
+
+
+def _add(a, b):
+    """Sum of two gradients, None standing for "no gradient" (a variable the loss does not reach)."""
+    if a is None or b is None:
+        return b if a is None else a
+    return a + b
+
+
 def make_update_fn(model, optimizer: GroupedOptimizer):
     """A compiled one-image update: ``update(inputs, label (1,h,w,1), side_weight) -> loss``.
 
@@ -133,12 +152,43 @@ def make_update_fn(model, optimizer: GroupedOptimizer):
 
     @tf.function(reduce_retracing=True)
     def update(inputs, label, side_weight):
-        with tf.GradientTape() as tape:
-            outputs = model(inputs, training=True)
-            total, _, _ = deep_supervision_loss(label, outputs, side_weight)
-        grads = tape.gradient(total, optimizer.variables)
+        total, grads = _loss_and_gradients(model, optimizer.variables, inputs, label, side_weight)
         optimizer.apply(grads)
         return total
+
+    return update
+
+
+def make_accumulated_update_fn(model, optimizer: GroupedOptimizer):
+    """One update from several images of any sizes (Caffe's ``iter_size``): their gradients are averaged.
+
+    Returns:
+        ``update(samples, side_weight) -> float``: ``samples`` is a non-empty sequence of ``(inputs, label)``
+        pairs as :func:`make_update_fn` takes them (each image its own forward and backward pass, compiled
+        once per input shape); the gradients are summed in order and divided by ``len(samples)``, then
+        :meth:`GroupedOptimizer.apply` (L2 decay, multipliers) makes one step. Returns the mean loss. With
+        one sample this is the update of :func:`make_update_fn`.
+    """
+
+    @tf.function(reduce_retracing=True)
+    def gradients(inputs, label, side_weight):
+        return _loss_and_gradients(model, optimizer.variables, inputs, label, side_weight)
+
+    @tf.function
+    def apply_mean(grad_sums, count):
+        optimizer.apply([None if g is None else g / count for g in grad_sums])
+
+    def update(samples: Sequence, side_weight) -> float:
+        if not samples:
+            raise ValueError("An accumulated update needs at least one (inputs, label) sample; got none.")
+        grad_sums: list | None = None
+        loss_sum = 0.0
+        for inputs, label in samples:
+            loss, grads = gradients(inputs, label, side_weight)
+            grad_sums = list(grads) if grad_sums is None else [_add(a, g) for a, g in zip(grad_sums, grads)]
+            loss_sum += float(loss)
+        apply_mean(grad_sums, tf.constant(float(len(samples)), tf.float32))
+        return loss_sum / len(samples)
 
     return update
 
@@ -177,28 +227,14 @@ def finetune(
     side_outputs = isinstance(model.outputs, (list, tuple)) and len(model.outputs) > 1
     if config.side_loss_weight and not side_outputs:
         raise ValueError("side_loss_weight > 0 needs a model built with side_outputs=True.")
-    train_model = model
-    if config.freeze_blocks:
-        # blocks 1..k are fixed: compute their outputs once per augmented copy, train the rest on them
-        trunk, train_model = split_frozen(model, config.freeze_blocks)
-        inputs = []
-        for image, _ in variants:
-            features = trunk(image, training=False)
-            inputs.append([image, *(features if isinstance(features, (list, tuple)) else [features])])
-    else:
-        inputs = [image for image, _ in variants]
+    train_model, inputs = _training_inputs(model, [image for image, _ in variants], config.freeze_blocks)
     optimizer = GroupedOptimizer(
         train_model, config.lr_multipliers, config.optimizer, config.momentum, config.weight_decay
     )
     optimizer.learning_rate.assign(config.learning_rate)
     update = make_update_fn(train_model, optimizer)
     side_weight = tf.constant(config.side_loss_weight, tf.float32)
-
-    writer = None
-    if log_dir is not None:
-        Path(log_dir).mkdir(parents=True, exist_ok=True)
-        save_config(config, Path(log_dir) / "config.json")
-        writer = tf.summary.create_file_writer(str(log_dir))
+    writer = _summary_writer(log_dir, config)
     image_every = max(1, config.iterations // 10)
 
     bar = Progress(config.iterations, "fine-tune", enabled=progress)
@@ -216,8 +252,7 @@ def finetune(
         step_start = time.perf_counter()
         loss = float(update(inputs[k], label, side_weight))
         step_seconds.append(time.perf_counter() - step_start)
-        if not np.isfinite(loss):
-            raise FloatingPointError(f"Fine-tuning diverged at update {it}: loss {loss}. Lower the learning rate.")
+        check_finite_loss(loss, "Fine-tuning", it)
         losses.append(loss)
         if writer is not None:
             with writer.as_default(step=it):
@@ -235,6 +270,36 @@ def finetune(
     if writer is not None:
         writer.flush()
     return FitHistory(len(losses), time.perf_counter() - start, losses, stopped, step_seconds)
+
+
+def _training_inputs(model, images: list, freeze_blocks: int):
+    """``(train_model, inputs)``: the model and its input per image, or, with VGG blocks 1..``freeze_blocks``
+    frozen, the trainable head of :func:`osvos_tf.model.split_frozen` and ``[image, *frozen features]`` per
+    image (the frozen blocks' outputs computed once here, so each update skips them)."""
+    if not freeze_blocks:
+        return model, images
+    trunk, head = split_frozen(model, freeze_blocks)
+    inputs = []
+    for image in images:
+        features = trunk(image, training=False)
+        inputs.append([image, *(features if isinstance(features, (list, tuple)) else [features])])
+    return head, inputs
+
+
+def _summary_writer(log_dir: str | os.PathLike | None, config):
+    """A TensorBoard writer on ``log_dir`` with the config saved as ``config.json`` next to the events (None:
+    no logging)."""
+    if log_dir is None:
+        return None
+    Path(log_dir).mkdir(parents=True, exist_ok=True)
+    save_config(config, Path(log_dir) / "config.json")
+    return tf.summary.create_file_writer(str(log_dir))
+
+
+def check_finite_loss(loss: float, what: str, update: int) -> None:
+    """Raise FloatingPointError if the loss of ``update`` (0-based) is not finite: ``what`` diverged."""
+    if not np.isfinite(loss):
+        raise FloatingPointError(f"{what} diverged at update {update}: loss {loss}. Lower the learning rate.")
 
 
 def log_images(model, image, label, max_outputs: int = 1) -> None:

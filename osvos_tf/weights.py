@@ -26,6 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
+from osvos_tf.atomic import atomic_path, write_json_atomic
 from osvos_tf.model import VGG_BLOCKS, VGG_LAYER_NAMES
 
 CHECKPOINT_FORMAT = "osvos_tf-checkpoint-1"
@@ -175,8 +176,7 @@ def save_checkpoint(model, path: str | os.PathLike, config=None, dtype: str = "f
         raise ValueError(f"dtype must be 'float32' or 'float16', got {dtype!r}.")
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    with h5py.File(tmp, "w") as f:
+    with atomic_path(path) as tmp, h5py.File(tmp, "w") as f:
         f.attrs["format"] = CHECKPOINT_FORMAT
         f.attrs["stored_dtype"] = dtype
         group = f.create_group("weights")
@@ -187,15 +187,11 @@ def save_checkpoint(model, path: str | os.PathLike, config=None, dtype: str = "f
             for i, w in enumerate(layer.get_weights()):
                 g.create_dataset(str(i), data=np.asarray(w, dtype=dtype))
         f.attrs["metadata"] = json.dumps(metadata, default=str)
-    os.replace(tmp, path)
     if config is not None or metadata:
         from osvos_tf.config import config_to_dict
 
         data = {"config": config_to_dict(config) if config is not None else None, **metadata}
-        json_path = path.with_suffix(".json")
-        tmp_json = json_path.with_name(json_path.name + ".tmp")
-        tmp_json.write_text(json.dumps(data, indent=2, sort_keys=True, default=str))
-        os.replace(tmp_json, json_path)
+        write_json_atomic(path.with_suffix(".json"), data, sort_keys=True)
     return path
 
 

@@ -258,8 +258,12 @@ def test_error_split_results_errors_match_j_f_evaluation(tmp_path):
         ev.error_split_results(root, flat, progress=False)
     unknown = tmp_path / "r2"
     save(np.zeros((H, W), bool), unknown / "zzz" / "00001.png")
-    with pytest.raises(FileNotFoundError, match="no ground truth for sequence 'zzz'"):
+    with pytest.raises(FileNotFoundError, match=r"no DAVIS sequence in results folder .*\(zzz;"):
         ev.error_split_results(root, unknown, progress=False)
+    with pytest.raises(FileNotFoundError, match="no ground truth for sequence 'zzz'"):
+        ev.error_split_results(root, unknown, sequences=["zzz"], progress=False)
+    with pytest.raises(ValueError, match="workers: expected a number of processes >= 1"):
+        ev.error_split_results(root, res, workers=0, progress=False)
 
 
 def test_tool_errors_flag_prints_table_and_writes_json(tmp_path):

@@ -1,13 +1,14 @@
-"""Tests of osvos_tf.evaluation (DAVIS-2016 J, F, T and statistics) and tools/eval_davis.py.
+"""Tests of osvos_tf.evaluation (DAVIS-2016 J, F, T and statistics, results folders) and tools/eval_davis.py.
 
 Fast tests use hand-built masks.  Tests marked ``davis`` read ../shared/DAVIS (or $OSVOS_DAVIS_ROOT) and
-are skipped with a reason when it is absent; the comparison against the independent ``vos-benchmark``
-package is skipped when that package is not installed.
+are skipped with a reason when it is absent.  The comparison against the independent ``vos-benchmark``
+package is in test_evaluation_vos_benchmark.py.
 """
 
 import json
 import math
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -21,6 +22,7 @@ from scipy.sparse.csgraph import dijkstra
 from scipy.spatial.distance import cdist
 
 from osvos_tf import evaluation as ev
+from osvos_tf.evaluation.temporal import min_cost_path
 
 REPO = Path(__file__).resolve().parents[1]
 DAVIS_ROOT = (
@@ -225,7 +227,7 @@ def test_min_cost_path_total_matches_scipy_dijkstra():
                     cols.append(x * n2 + y)
                     vals.append(cost[x, y])
     dist = dijkstra(csr_matrix((vals, (rows, cols)), shape=(n1 * n2, n1 * n2)), indices=0)
-    path, (bx, by) = ev._min_cost_path(cost)
+    path, (bx, by) = min_cost_path(cost)
     assert path[0].tolist() == [n1 - 1, n2 - 1] and path[-1].tolist() == [0, 0]
     steps = np.diff(path[::-1], axis=0)
     assert set(map(tuple, steps.tolist())) <= {(0, 1), (1, 0), (1, 1)}
@@ -379,8 +381,12 @@ def test_errors_missing_folder_frame_size_and_layout(tmp_path):
         ev.evaluate_results(root, tmp_path / "nowhere", progress=False)
     unknown = tmp_path / "r2"
     save(np.zeros((48, 64), bool), unknown / "zzz" / "00001.png")
-    with pytest.raises(FileNotFoundError, match="no ground truth for sequence 'zzz'"):
+    with pytest.raises(FileNotFoundError, match=r"no DAVIS sequence in results folder .*no ground truth.*\(zzz;"):
         ev.evaluate_results(root, unknown, compute_t=False, progress=False)
+    with pytest.raises(FileNotFoundError, match="no ground truth for sequence 'zzz'"):
+        ev.evaluate_results(root, unknown, sequences=["zzz"], compute_t=False, progress=False)
+    with pytest.raises(ValueError, match="workers: expected a number of processes >= 1, received 0"):
+        ev.evaluate_results(root, res, workers=0, progress=False)
 
 
 def run_tool(*args):
@@ -422,6 +428,104 @@ def test_cli_prints_table_and_writes_json(tmp_path):
     assert p.returncode == 2 and "error: wrong results layout" in p.stderr
 
 
+# ------------------------------------------------------- non-DAVIS sub-folders, bad mask files
+def add_extra_folders(res):
+    """Sub-folders a run leaves next to its sequences: overlays/ (PNGs of a frame size) and an empty logs/."""
+    save(np.ones((48, 64), bool), res / "overlays" / "00001.png")
+    (res / "logs").mkdir()
+    (res / ".cache").mkdir()  # hidden: ignored without a word
+
+
+def test_non_davis_subfolders_are_skipped_and_reported(tmp_path, capsys):
+    root, res = make_tree(tmp_path)
+    clean = ev.evaluate_results(root, res, compute_t=False, workers=1, progress=False)
+    assert "skipped" not in clean
+    add_extra_folders(res)
+    r = ev.evaluate_results(root, res, compute_t=False, workers=1, progress=True)
+    assert r["skipped"] == ["logs", "overlays"]
+    assert {k: r[k] for k in ("sequences", "overall")} == clean  # the same numbers as without them
+    err = capsys.readouterr().err.splitlines()
+    skip_lines = [line for line in err if "skipped" in line]
+    assert len(skip_lines) == 1, err
+    assert "2 sub-folder(s)" in skip_lines[0] and skip_lines[0].endswith(": logs, overlays")
+    assert str(res) in skip_lines[0] and ".cache" not in skip_lines[0]
+    json.dumps(r, allow_nan=False)
+
+    split = ev.error_split_results(root, res, workers=1, progress=False)
+    assert split["skipped"] == ["logs", "overlays"] and list(split["sequences"]) == ["seq_a", "seq_b"]
+    # an explicit sequence list is taken as given: a name without ground truth is an error
+    with pytest.raises(FileNotFoundError, match="no ground truth for sequence 'overlays'"):
+        ev.evaluate_results(root, res, sequences=["seq_a", "overlays"], progress=False)
+    with pytest.raises(FileNotFoundError, match="no ground truth for sequence 'overlays'"):
+        ev.error_split_results(root, res, sequences=["overlays"], progress=False)
+    # only non-DAVIS sub-folders: nothing to evaluate is an error, not an empty table
+    only = tmp_path / "only_extra"
+    add_extra_folders(only)
+    with pytest.raises(FileNotFoundError, match=r"no DAVIS sequence in results folder .*\(logs, overlays;"):
+        ev.evaluate_results(root, only, progress=False)
+
+
+def test_cli_skips_non_davis_subfolders_once_and_rejects_them_by_name(tmp_path):
+    root, res = make_tree(tmp_path)
+    add_extra_folders(res)
+    out = tmp_path / "eval.json"
+    p = run_tool("--davis", root, "--results", res, "--no-t", "--errors", "--json", out, "--workers", 1)
+    assert p.returncode == 0, p.stderr
+    skip_lines = [line for line in p.stderr.splitlines() if "skipped" in line]
+    assert len(skip_lines) == 1 and skip_lines[0].endswith(": logs, overlays"), p.stderr  # not again for --errors
+    data = json.loads(out.read_text())
+    assert data["skipped"] == ["logs", "overlays"]
+    assert list(data["sequences"]) == ["seq_a", "seq_b"] and list(data["error_split"]["sequences"]) == ["seq_a", "seq_b"]
+    assert not any(line.startswith(("overlays", "logs")) for line in p.stdout.splitlines())
+
+    p = run_tool("--davis", root, "--results", res, "--no-t", "--sequences", "seq_a,overlays")
+    assert p.returncode == 2 and "error: no ground truth for sequence 'overlays'" in p.stderr
+    assert "Traceback" not in p.stderr
+
+
+def truncate(path):
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+
+
+def test_empty_or_truncated_result_png_is_named(tmp_path):
+    root, res = make_tree(tmp_path)
+    bad = res / "seq_b" / "00003.png"
+    bad.write_bytes(b"")
+    # 0-byte files are found before any work, with the other evaluated frames' check
+    with pytest.raises(ValueError, match=r"empty result files in .*seq_b.*0-byte.*00003\.png"):
+        ev.evaluate_results(root, res, compute_t=False, workers=1, progress=False)
+    with pytest.raises(ValueError, match=r"empty result files in .*seq_b.*00003\.png"):
+        ev.error_split_results(root, res, workers=1, progress=False)
+    # a truncated file is found when it is decoded: in this process or in a worker process alike
+    save(np.zeros((48, 64), bool), bad)
+    truncate(bad)
+    named = re.escape(f"Result mask {bad} is not a readable image")
+    for workers in (1, 2):
+        with pytest.raises(ValueError, match=named):
+            ev.evaluate_results(root, res, compute_t=False, workers=workers, progress=False)
+        with pytest.raises(ValueError, match=named):
+            ev.error_split_results(root, res, workers=workers, progress=False)
+    # a bad ground-truth file is named as such
+    truncate(root / "Annotations" / "480p" / "seq_a" / "00002.png")
+    with pytest.raises(ValueError, match=r"Ground-truth mask .*seq_a/00002\.png is not a readable image"):
+        ev.evaluate_results(root, res, sequences=["seq_a"], compute_t=False, workers=1, progress=False)
+
+
+def test_cli_bad_result_png_exits_2_with_the_file_name(tmp_path):
+    root, res = make_tree(tmp_path)
+    bad = res / "seq_a" / "00002.png"
+    truncate(bad)
+    p = run_tool("--davis", root, "--results", res, "--no-t", "--workers", 2)  # two sequences: a worker reads it
+    assert p.returncode == 2, p.stderr
+    assert p.stderr.splitlines()[-1].startswith(f"error: Result mask {bad} is not a readable image"), p.stderr
+    assert "Traceback" not in p.stderr
+    bad.write_bytes(b"")
+    p = run_tool("--davis", root, "--results", res, "--no-t", "--errors")
+    assert p.returncode == 2 and "error: empty result files in" in p.stderr and "00002.png" in p.stderr
+    assert "Traceback" not in p.stderr
+
+
 def test_format_table():
     r = {
         "sequences": {
@@ -445,33 +549,6 @@ def test_format_table():
 def davis_frames(seq, n=None):
     files = sorted((DAVIS_ROOT / "Annotations" / "480p" / seq).glob("*.png"))
     return files if n is None else files[:n]
-
-
-@pytest.mark.davis
-@davis
-def test_j_f_match_vos_benchmark_on_perturbed_davis_masks():
-    vos = pytest.importorskip("vos_benchmark.evaluator")
-    for seq in ("camel", "dance-twirl"):
-        files = davis_frames(seq)[1:40:6]
-        evaluator = vos.Evaluator(boundary=ev.BOUND_TH)
-        ours_j, ours_f = [], []
-        for i, f in enumerate(files):
-            gt = ev.read_mask(f)
-            perturb = i % 4
-            if perturb == 0:
-                res = ndimage.binary_erosion(gt, iterations=3)
-            elif perturb == 1:
-                res = ndimage.binary_dilation(gt, iterations=5)
-            elif perturb == 2:
-                res = np.roll(gt, (6, -11), axis=(0, 1))
-            else:
-                res = ndimage.binary_dilation(np.roll(gt, 4, axis=1), iterations=2)
-            evaluator.feed_frame(res.astype(np.uint8), gt.astype(np.uint8))
-            ours_j.append(ev.jaccard(res, gt))
-            ours_f.append(ev.f_measure(res, gt))
-        np.testing.assert_allclose(ours_j, evaluator.object_iou[1], atol=1e-3)
-        np.testing.assert_allclose(ours_f, evaluator.boundary_f[1], atol=1e-3)
-        assert min(ours_f) < 0.99  # the perturbations do change F
 
 
 @pytest.mark.davis

@@ -124,3 +124,57 @@ def test_written_masks_are_davis_style(tmp_path):
     img = Image.open(tmp_path / "m.png")
     assert img.mode == "L" and set(np.unique(np.asarray(img))) == {0, 255}
     np.testing.assert_array_equal(read_mask(tmp_path / "m.png"), m)
+
+
+def test_label_maps_and_void_under_the_user_rules(tmp_path):
+    """A 0..N label map with one id is that object (it was read as empty before: 1 < 128); void (255) is
+    background; several ids are refused; soft 0..255 masks are still thresholded at half range."""
+    from osvos_tf.masks import MultipleObjectsError
+
+    m = _square()
+    one = m.astype(np.uint8) * 3
+    one[0, 0] = 255  # void
+    Image.fromarray(one, mode="L").save(tmp_path / "one.png")
+    expected = m.copy()
+    np.testing.assert_array_equal(read_mask(tmp_path / "one.png"), expected)
+    pal = Image.fromarray(one, mode="P")
+    pal.putpalette([0, 0, 0] * 256)
+    pal.save(tmp_path / "one_p.png")
+    np.testing.assert_array_equal(read_mask(tmp_path / "one_p.png"), expected)
+    two = one.copy()
+    two[19, 29] = 1
+    with pytest.raises(MultipleObjectsError, match=r"holds 2 objects \(ids 1, 3\)"):
+        read_mask(two)
+    soft = np.linspace(0, 255, 20 * 30).reshape(20, 30).astype(np.uint8)
+    np.testing.assert_array_equal(read_mask(soft), soft >= 128)
+
+
+def test_davis_rule_counts_every_nonzero_pixel_and_names_bad_files(tmp_path):
+    from osvos_tf.masks import read_davis_mask
+
+    labels = np.zeros((4, 5), np.uint8)
+    labels[1, 1], labels[2, 2], labels[3, 3] = 1, 2, 255
+    Image.fromarray(labels, mode="L").save(tmp_path / "l.png")
+    np.testing.assert_array_equal(read_davis_mask(tmp_path / "l.png"), labels != 0)
+    (tmp_path / "empty.png").write_bytes(b"")
+    with pytest.raises(ValueError, match=r"empty.png is an empty file \(0 bytes\)"):
+        read_davis_mask(tmp_path / "empty.png")
+
+
+def test_check_frames_decodes_every_frame_and_names_the_odd_one(tmp_path):
+    from osvos_tf.frames import check_frames
+
+    for i in range(3):
+        Image.new("RGB", (8, 6)).save(tmp_path / f"{i}.png")
+    assert check_frames(list_frames(tmp_path)) == (6, 8)
+    data = (tmp_path / "1.png").read_bytes()
+    (tmp_path / "1.png").write_bytes(data[:30])
+    with pytest.raises(ValueError, match=r"1.png is not a readable image"):
+        check_frames(list_frames(tmp_path))
+
+
+def test_frames_sharing_a_name_stem_are_refused_when_listing(tmp_path):
+    Image.new("RGB", (8, 6)).save(tmp_path / "a.png")
+    Image.new("RGB", (8, 6)).save(tmp_path / "a.jpg")
+    with pytest.raises(ValueError, match="share the name 'a'"):
+        list_frames(tmp_path)

@@ -22,6 +22,8 @@ from osvos_tf.snapping import (
 )
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "bilateral"
+#: What the README promises: the fast bilateral solver matches OpenCV's fastBilateralSolverFilter to this.
+OPENCV_TOLERANCE = 3e-5
 H, W = 64, 96
 
 
@@ -202,6 +204,7 @@ FIXTURE_FILES = sorted(FIXTURES.glob("*.npz"))
 
 def test_fixtures_present_and_small():
     assert len(FIXTURE_FILES) >= 4
+    assert {str(np.load(f)["opencv_version"]) for f in FIXTURE_FILES} == {"4.6.0"}
     assert sum(f.stat().st_size for f in FIXTURE_FILES) < 300_000
 
 
@@ -219,7 +222,9 @@ def test_bilateral_solver_matches_opencv(path):
     )
     out = bilateral_solve(d["image"], d["target"], d["confidence"], params)
     assert out.dtype == np.float32 and out.shape == d["target"].shape
-    np.testing.assert_allclose(out, d["output"], rtol=0, atol=1e-4)
+    # the README's claim: OpenCV's output to 3e-5 (float64 here, float32 in OpenCV; the largest difference
+    # on these fixtures is 2.9e-5, on the 40-iteration hash_aliasing case, the others are within 5e-6)
+    np.testing.assert_allclose(out, d["output"], rtol=0, atol=OPENCV_TOLERANCE)
     grid = BilateralGrid(d["image"], params.sigma_spatial, params.sigma_luma, params.sigma_chroma)
     grid.solve(d["target"], d["confidence"], params.lam, params.iterations, params.tolerance)
     if int(d["cg_iterations"]) >= 0:
@@ -276,3 +281,20 @@ def test_bilateral_snapping_improves_degraded_masks(scene, confidence):
         assert snapped.dtype == bool and snapped.shape == obj.shape
         assert iou(snapped, obj) > before + 0.02, name
         assert iou(snapped, obj) > 0.93, name
+
+
+# ---------------------------------------------------------------------------------------------------- package
+
+
+def test_package_re_exports_the_public_names():
+    import osvos_tf.config as config
+    import osvos_tf.snapping as snapping
+    from osvos_tf.snapping import bilateral, snapper
+
+    for name in snapping.__all__:
+        assert hasattr(snapping, name), name
+    for name in ("BilateralParams", "ContourSnapParams", "SNAP_MODES", "UCM_THRESHOLD", "CALIBRATED_UCM_THRESHOLD"):
+        assert getattr(snapping, name) is getattr(config, name), name  # one definition, in osvos_tf.config
+    assert snapping.CALIBRATED_BILATERAL is bilateral.CALIBRATED_BILATERAL
+    assert snapping.Snapper is snapper.Snapper
+    assert callable(snapping.superpixels)  # the function, not the module of the same name

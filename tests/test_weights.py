@@ -133,10 +133,8 @@ def test_imagenet_download_failure_is_explained(monkeypatch):
 
 def test_shipped_parent_loads_into_the_training_model():
     """The shipped parent has every layer, side scores included: side-loss fine-tuning and warm starts need them."""
-    from osvos_tf.osvos import DEFAULT_PARENT
+    from osvos_tf.parents import DEFAULT_PARENT_PRESET, preset_path
 
-    if not DEFAULT_PARENT.is_file():
-        pytest.skip(f"no shipped parent at {DEFAULT_PARENT}")
     model = build_osvos(side_outputs=True)
-    load_checkpoint(model, DEFAULT_PARENT)  # strict: raises if a layer is missing
+    load_checkpoint(model, preset_path(DEFAULT_PARENT_PRESET))  # strict: raises if a layer is missing
     assert np.isfinite(np.asarray(model.get_layer("side5_score").kernel)).all()

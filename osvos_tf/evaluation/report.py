@@ -1,0 +1,112 @@
+"""Text tables of the evaluation and :func:`evaluate_and_report` (what ``tools/eval_davis.py`` calls)."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Iterable
+from pathlib import Path
+from typing import TextIO
+
+from osvos_tf.atomic import write_json_atomic
+from osvos_tf.evaluation.error_analysis import ERROR_NEAR_PX, SPLIT_KEYS, check_near_px, error_split_results
+from osvos_tf.evaluation.results import evaluate_results
+
+_TABLE_COLUMNS = [
+    ("J-Mean", "J", "mean"),
+    ("J-Recall", "J", "recall"),
+    ("J-Decay", "J", "decay"),
+    ("F-Mean", "F", "mean"),
+    ("F-Recall", "F", "recall"),
+    ("F-Decay", "F", "decay"),
+    ("T-Mean", "T", "mean"),
+]
+
+
+def format_table(results: dict) -> str:
+    """Text table of :func:`~osvos_tf.evaluation.results.evaluate_results` output: one row per sequence
+    and an 'Overall' row; a missing value (None) is shown as '-'."""
+    names = list(results["sequences"]) + ["Overall"]
+    w = max(8, max(len(n) for n in names))
+
+    def row(name: str, vals: dict) -> str:
+        cells = [f"{'-':>8}" if vals[m][k] is None else f"{vals[m][k]:8.3f}" for _, m, k in _TABLE_COLUMNS]
+        return f"{name:<{w}} " + " ".join(cells)
+
+    lines = [f"{'Sequence':<{w}} " + " ".join(f"{h:>8}" for h, _, _ in _TABLE_COLUMNS)]
+    lines.append("-" * len(lines[0]))
+    for s, vals in results["sequences"].items():
+        lines.append(row(s, vals))
+    lines.append("-" * len(lines[0]))
+    lines.append(row("Overall", results["overall"]))
+    return "\n".join(lines)
+
+
+def format_error_table(split: dict) -> str:
+    """Text table of :func:`~osvos_tf.evaluation.error_analysis.error_split_results` output: one row per
+    sequence and an 'Overall' row with the FP-near / FP-far / FN fractions of the union, their sum
+    (= 1 - J) and the number of frames."""
+    heads = ["FP-near", "FP-far", "FN", "1-J", "Frames"]
+    names = list(split["sequences"]) + ["Overall"]
+    w = max(8, max(len(n) for n in names))
+
+    def row(name: str, vals: dict) -> str:
+        nums = [vals[k] for k in SPLIT_KEYS]
+        return f"{name:<{w}} " + " ".join(f"{v:8.3f}" for v in nums + [sum(nums)]) + f" {vals['frames']:>8d}"
+
+    lines = [f"{'Sequence':<{w}} " + " ".join(f"{h:>8}" for h in heads)]
+    lines.append("-" * len(lines[0]))
+    for s, vals in split["sequences"].items():
+        lines.append(row(s, vals))
+    lines.append("-" * len(lines[0]))
+    lines.append(row("Overall", split["overall"]))
+    lines.append(
+        f"(fractions of |result | gt| per frame; FP-near = false positives within "
+        f"{split['near_px']:g} px of the object, FP-far = farther, FN = false negatives)"
+    )
+    return "\n".join(lines)
+
+
+def evaluate_and_report(
+    davis_root: str | os.PathLike,
+    results_dir: str | os.PathLike,
+    sequences: Iterable[str] | None = None,
+    compute_t: bool = True,
+    workers: int = 2,
+    json_path: str | os.PathLike | None = None,
+    stream: TextIO | None = None,
+    progress: bool = True,
+    errors: bool = False,
+    near_px: float = ERROR_NEAR_PX,
+) -> dict:
+    """Run :func:`~osvos_tf.evaluation.results.evaluate_results`, print :func:`format_table` to ``stream``
+    (stdout) and, when ``json_path`` is given, write the results dict there as JSON (null for a missing T),
+    atomically (its folder is created).
+
+    With ``errors``, also run :func:`~osvos_tf.evaluation.error_analysis.error_split_results` (``near_px``)
+    on the same sequences, print :func:`format_error_table` after the J/F/T table and store the split under
+    the key ``"error_split"`` of the returned (and written) dict.  Raises what those functions raise.
+    """
+    stream = sys.stdout if stream is None else stream
+    if errors:
+        near_px = check_near_px(near_px)  # fail before the (long) J/F/T evaluation
+    results = evaluate_results(
+        davis_root, results_dir, sequences=sequences, compute_t=compute_t, workers=workers, progress=progress
+    )
+    print(format_table(results), file=stream)
+    if errors:
+        results["error_split"] = error_split_results(
+            davis_root,
+            results_dir,
+            sequences=list(results["sequences"]),  # the sequences just evaluated: no second discovery
+            near_px=near_px,
+            workers=workers,
+            progress=progress,
+        )
+        print("", file=stream)
+        print(format_error_table(results["error_split"]), file=stream)
+    if json_path is not None:
+        json_path = Path(json_path)
+        json_path.parent.mkdir(parents=True, exist_ok=True)
+        write_json_atomic(json_path, results)
+    return results
