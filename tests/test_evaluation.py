@@ -309,8 +309,8 @@ def make_tree(tmp_path, n_frames=6, size=(48, 64)):
                 save(np.roll(gt, dy, axis=0), res / seq / f"{i:05d}.png", palette=(seq == "seq_b"))
     (root / "db_info.yaml").write_text(
         "sequences:\n"
-        "- {name: seq_a, num_frames: %d, set: val, eval_t: true}\n"
-        "- {name: seq_b, num_frames: %d, set: val, eval_t: false}\n" % (n_frames, n_frames)
+        f"- {{name: seq_a, num_frames: {n_frames}, set: val, eval_t: true}}\n"
+        f"- {{name: seq_b, num_frames: {n_frames}, set: val, eval_t: false}}\n"
     )
     return root, res
 
@@ -475,7 +475,7 @@ def test_cli_skips_non_davis_subfolders_once_and_rejects_them_by_name(tmp_path):
     assert len(skip_lines) == 1 and skip_lines[0].endswith(": logs, overlays"), p.stderr  # not again for --errors
     data = json.loads(out.read_text())
     assert data["skipped"] == ["logs", "overlays"]
-    assert list(data["sequences"]) == ["seq_a", "seq_b"] and list(data["error_split"]["sequences"]) == ["seq_a", "seq_b"]
+    assert list(data["sequences"]) == list(data["error_split"]["sequences"]) == ["seq_a", "seq_b"]
     assert not any(line.startswith(("overlays", "logs")) for line in p.stdout.splitlines())
 
     p = run_tool("--davis", root, "--results", res, "--no-t", "--sequences", "seq_a,overlays")

@@ -23,8 +23,9 @@ Modules, one concept each (every public name is re-exported here):
 * :mod:`~osvos_tf.evaluation.region` -- J (:func:`jaccard`): intersection over union, 1 when both masks
   are empty.
 * :mod:`~osvos_tf.evaluation.boundary` -- F (:func:`f_measure`, :func:`boundary_map`, :data:`BOUND_TH`).
-* :mod:`~osvos_tf.evaluation.polygons` -- the polygonal contours T is built on (:func:`mask_contours`,
-  :func:`upsample_contour`).
+* :mod:`~osvos_tf.evaluation.tracing` -- the closed pixel-edge curves of a mask (the C++ contour tracer).
+* :mod:`~osvos_tf.evaluation.polygons` -- the simplified, oriented polygons T is built on
+  (:func:`mask_contours`, :func:`upsample_contour`).
 * :mod:`~osvos_tf.evaluation.shape_contexts` -- shape-context histograms and their chi-square costs
   (:func:`shape_context`, :func:`chi2_cost_matrix`).
 * :mod:`~osvos_tf.evaluation.temporal` -- T (:func:`t_stability`, :func:`shape_matching_cost`,

@@ -6,6 +6,8 @@ boundary pixel is matched when a boundary pixel of the other mask lies within
 ``skimage.morphology.disk(bound_pix)`` does (computed here with a Euclidean distance transform, which gives
 the same matches).  Empty-boundary conventions as the official code: no result boundary and some
 ground-truth boundary -> P=1, R=0; the reverse -> P=0, R=1; both empty -> P=R=1; F = 0 when P + R = 0.
+F (and J) are asserted exactly equal to the independent ``vos-benchmark`` package's
+(tests/test_evaluation_vos_benchmark.py).
 """
 
 from __future__ import annotations

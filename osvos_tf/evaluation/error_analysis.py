@@ -103,7 +103,9 @@ def _split_fractions(counts: np.ndarray) -> np.ndarray:
     return out
 
 
-def _split_one_sequence(davis_root: str, results_dir: str, seq: str, frames: list[str], near_px: float):
+def _split_one_sequence(
+    davis_root: str, results_dir: str, seq: str, frames: list[str], near_px: float
+) -> tuple[str, np.ndarray]:
     """The job of one sequence (runs in a worker process): (seq, int64 (n, 4) counts of its evaluated
     frames, columns fp_near, fp_far, fn, union)."""
     pairs = evaluated_pairs(davis_root, results_dir, seq, frames)

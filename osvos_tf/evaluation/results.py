@@ -10,7 +10,13 @@ from collections.abc import Iterable
 import numpy as np
 
 from osvos_tf.davis import load_db_info
-from osvos_tf.evaluation.layout import ResultsFolder, evaluated_pairs, open_results_folder, read_frame_pair, report_skipped
+from osvos_tf.evaluation.layout import (
+    ResultsFolder,
+    evaluated_pairs,
+    open_results_folder,
+    read_frame_pair,
+    report_skipped,
+)
 from osvos_tf.evaluation.pool import check_workers, run_jobs
 from osvos_tf.evaluation.sequence import evaluate_frames
 from osvos_tf.evaluation.statistics import nanmean
@@ -52,9 +58,7 @@ def evaluate_results(
     eval_t = _t_flags(folder, compute_t)
     if progress:
         report_skipped(folder, "[eval]")
-    jobs = [
-        (str(folder.davis_root), str(folder.results_dir), s, folder.frames[s], eval_t[s]) for s in folder.sequences
-    ]
+    jobs = [(str(folder.davis_root), str(folder.results_dir), s, folder.frames[s], eval_t[s]) for s in folder.sequences]
     per_seq: dict[str, dict] = {}
 
     def report(seq: str, out: dict) -> None:
@@ -83,7 +87,9 @@ def _t_flags(folder: ResultsFolder, compute_t: bool) -> dict[str, bool]:
     return flags
 
 
-def _evaluate_one_sequence(davis_root: str, results_dir: str, seq: str, frames: list[str], compute_t: bool):
+def _evaluate_one_sequence(
+    davis_root: str, results_dir: str, seq: str, frames: list[str], compute_t: bool
+) -> tuple[str, dict]:
     """The job of one sequence (runs in a worker process): (seq, :func:`evaluate_frames` dict)."""
     pairs = [read_frame_pair(r, g) for r, g in evaluated_pairs(davis_root, results_dir, seq, frames)]
     return seq, evaluate_frames([g for _, g in pairs], [r for r, _ in pairs], compute_t)

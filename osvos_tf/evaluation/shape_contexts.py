@@ -66,4 +66,3 @@ def chi2_cost_matrix(h1: ArrayLike, h2: ArrayLike) -> np.ndarray:
         block *= 0.5
         out[s : s + chunk] = block
     return out
-
