@@ -147,9 +147,10 @@ class ParentTrainConfig:
         image_summary_every: TensorBoard input/mask/prediction images every this many updates.
         optimizer: 'sgd' (the original) or 'adam'.
         base_weights: VGG16 initialisation ('hed', 'imagenet' or a checkpoint path: its VGG layers only).
-        init_checkpoint: warm start: every layer (VGG, side and fuse) from this osvos_tf checkpoint, e.g.
-            ``checkpoints/osvos_parent.h5`` to train the shipped parent further with a new schedule
-            (``base_weights`` is then unused). None (default): side and fuse layers start from N(0, 0.001).
+        init_checkpoint: warm start: every layer (VGG, side and fuse) from this parent (a preset name of
+            :data:`osvos_tf.parents.PARENT_PRESETS`, e.g. ``'osvos_davis2016_cpu'`` to train the shipped
+            parent further with a new schedule, or an osvos_tf checkpoint path; ``base_weights`` is then
+            unused). None (default): side and fuse layers start from N(0, 0.001).
     """
 
     phase_steps: tuple[int, ...] = (15000, 30000, 50000)

@@ -160,7 +160,7 @@ class OSVOS:
         self._model = build_osvos(
             side_outputs=self.config.side_loss_weight > 0, compute_dtype=self.config.compute_dtype
         )
-        if self.parent.kind == "base":
+        if self.parent.path is None:  # 'base': the bare VGG16
             load_vgg_weights(self._model, self.parent.base_weights or "hed")
         else:
             load_checkpoint(self._model, self.parent.path, strict=not self.config.side_loss_weight)

@@ -29,3 +29,10 @@ def clip():
     from osvos_tf.synthetic import synthetic_clip
 
     return synthetic_clip(n_frames=10, height=64, width=96, seed=3)
+
+
+def pytest_collection_modifyitems(config, items):
+    """Tests that use the ``davis`` fixture belong to the DAVIS tier (``-m davis`` / ``-m "not davis"``)."""
+    for item in items:
+        if "davis" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.davis)
