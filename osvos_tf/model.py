@@ -4,7 +4,8 @@ Architecture, as in the original Caffe release:
 
 * VGG16 ``block1_conv1`` .. ``block5_conv3`` (keras.applications names, so weights load by name), 3x3 convs
   with ReLU, 2x2 max-pools that round up (``padding='same'``: odd sizes work, like Caffe's ceil mode);
-  no pool5 and no fully-connected layers.
+  no pool5 and no fully-connected layers. :func:`vgg_trunk` builds it, here and for the contour network
+  (:mod:`osvos_tf.contours`).
 * Side paths on conv2_2, conv3_3, conv4_3 and conv5_3 (strides s = 2, 4, 8, 16): a 3x3 conv to 16
   channels with no activation (``side{k}_prep``), a fixed bilinear transposed conv with kernel 2s and stride
   s (``side{k}_upsample``), and a crop back to the input size (``side{k}_crop``).
@@ -29,6 +30,7 @@ are float32 either way. On CPUs with AVX512-BF16 this about halves the time of a
 
 from __future__ import annotations
 
+import functools
 import zlib
 from collections.abc import Callable
 from typing import Any
@@ -188,6 +190,11 @@ def _build_new(_name: str, make: Callable[[], layers.Layer]) -> layers.Layer:
     return make()
 
 
+def _layer(get: LayerGetter, factory: Callable[..., layers.Layer], name: str, *args, **kwargs) -> layers.Layer:
+    """``get`` the layer called ``name``, built (if new) as ``factory(*args, name=name, **kwargs)``."""
+    return get(name, functools.partial(factory, *args, name=name, **kwargs))
+
+
 def vgg_trunk(
     x,
     first_block: int = 1,
@@ -220,11 +227,12 @@ def vgg_trunk(
         if block < first_block:
             continue
         if block > 1:
-            pool = f"block{block - 1}_pool"
-            x = get(pool, lambda n=pool: layers.MaxPooling2D(2, strides=2, padding="same", name=n, dtype=dtype))(x)
+            x = _layer(get, layers.MaxPooling2D, f"block{block - 1}_pool", 2, strides=2, padding="same", dtype=dtype)(x)
         for j in range(1, n_convs + 1):
-            name = f"block{block}_conv{j}"
-            x = get(name, lambda n=name, c=channels: _new_conv(c, 3, n, activation="relu", dtype=dtype, seed=seed))(x)
+            conv = _layer(
+                get, _new_conv, f"block{block}_conv{j}", channels, 3, activation="relu", dtype=dtype, seed=seed
+            )
+            x = conv(x)
         features[block] = x
     return features
 
@@ -242,34 +250,18 @@ def _wire(get: LayerGetter, image, cached: dict, side_outputs: bool, policy: str
 
     prep_maps, score_maps = [], []
     for block, stride in SIDE_STRIDES.items():
-        prep = get(
-            f"side{block}_prep", lambda b=block: _new_conv(SIDE_CHANNELS, 3, f"side{b}_prep", dtype=p, seed=seed)
-        )(features[block])
-        up = get(
-            f"side{block}_upsample", lambda b=block, s=stride: BilinearUpsample(s, name=f"side{b}_upsample", dtype=p)
-        )(prep)
-        prep_maps.append(
-            get(f"side{block}_crop", lambda b=block, s=stride: CropLike(s // 2, name=f"side{b}_crop", dtype=p))(
-                [up, image]
-            )
-        )
+        prep = _layer(get, _new_conv, f"side{block}_prep", SIDE_CHANNELS, 3, dtype=p, seed=seed)(features[block])
+        up = _layer(get, BilinearUpsample, f"side{block}_upsample", stride, dtype=p)(prep)
+        prep_maps.append(_layer(get, CropLike, f"side{block}_crop", stride // 2, dtype=p)([up, image]))
         if side_outputs:
-            score = get(
-                f"side{block}_score", lambda b=block: _new_conv(1, 1, f"side{b}_score", dtype="float32", seed=seed)
-            )(prep)
-            score_up = get(
-                f"side{block}_score_upsample",
-                lambda b=block, s=stride: BilinearUpsample(s, name=f"side{b}_score_upsample", dtype="float32"),
-            )(score)
+            score = _layer(get, _new_conv, f"side{block}_score", 1, 1, dtype="float32", seed=seed)(prep)
+            score_up = _layer(get, BilinearUpsample, f"side{block}_score_upsample", stride, dtype="float32")(score)
             score_maps.append(
-                get(
-                    f"side{block}_score_crop",
-                    lambda b=block, s=stride: CropLike(s // 2, name=f"side{b}_score_crop", dtype="float32"),
-                )([score_up, image])
+                _layer(get, CropLike, f"side{block}_score_crop", stride // 2, dtype="float32")([score_up, image])
             )
 
-    concat = get("fuse_concat", lambda: layers.Concatenate(axis=-1, name="fuse_concat", dtype=p))(prep_maps)
-    fused_logits = get("fuse", lambda: _new_conv(1, 1, "fuse", dtype="float32", seed=seed))(concat)
+    concat = _layer(get, layers.Concatenate, "fuse_concat", axis=-1, dtype=p)(prep_maps)
+    fused_logits = _layer(get, _new_conv, "fuse", 1, 1, dtype="float32", seed=seed)(concat)
     return [fused_logits, *score_maps] if side_outputs else fused_logits
 
 

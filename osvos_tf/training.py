@@ -1,10 +1,15 @@
-"""Optimisation shared by one-shot fine-tuning and parent training, and the fine-tuning loop.
+"""Optimisation shared by one-shot fine-tuning, parent training and contour training, and the fine-tuning loop.
 
 The original recipe (Caffe semantics): SGD with momentum 0.9; L2 weight decay 2e-4 on kernels only, added to
 the gradient; per-layer learning-rate multipliers (VGG and prep convs: kernels x1, biases x2; side scores
 x0.1 / x0.2; fuse x0.01 / x0.02); the bilinear upsampling is frozen. :class:`GroupedOptimizer` implements
 the multipliers with one Keras optimizer per distinct multiplier, each at ``base lr * multiplier``, which
 is exact for SGD and also correct for Adam (where scaling the gradient would not scale the step).
+
+Updates: :func:`make_update_fn` (one image per step, fine-tuning) and :func:`make_accumulated_update_fn`
+(the mean gradient of several images of any sizes per step, Caffe's ``iter_size``; contour training). Parent
+training accumulates micro-batches under a ``tf.distribute`` strategy itself (:mod:`osvos_tf.parent`) and
+shares :class:`GroupedOptimizer` and :func:`log_images`.
 """
 
 from __future__ import annotations
@@ -70,7 +75,10 @@ class GroupedOptimizer:
         self._multipliers = sorted({m for _, m, _ in groups}, reverse=True)
         self.optimizers = []
         for mult in self._multipliers:
-            lr = lambda m=mult: self.learning_rate * m
+
+            def lr(m: float = mult):
+                return self.learning_rate * m
+
             if kind == "sgd":
                 opt = keras.optimizers.SGD(learning_rate=lr, momentum=momentum)
             else:
@@ -85,7 +93,7 @@ class GroupedOptimizer:
         """One update from ``grads`` (aligned with :attr:`variables`; summed over replicas by Keras)."""
         replicas = tf.distribute.get_strategy().num_replicas_in_sync
         wd = self.weight_decay / replicas
-        per_group = [([], []) for _ in self.optimizers]
+        per_group: list[tuple[list, list]] = [([], []) for _ in self.optimizers]
         for grad, var, decays, group in zip(grads, self.variables, self._decays, self._group_of):
             if grad is None:
                 continue
@@ -187,7 +195,7 @@ def make_accumulated_update_fn(model, optimizer: GroupedOptimizer):
             loss, grads = gradients(inputs, label, side_weight)
             grad_sums = list(grads) if grad_sums is None else [_add(a, g) for a, g in zip(grad_sums, grads)]
             loss_sum += float(loss)
-        apply_mean(grad_sums, tf.constant(float(len(samples)), tf.float32))
+        apply_mean(grad_sums, float(len(samples)))  # a Python number: compiled in, one trace per count
         return loss_sum / len(samples)
 
     return update

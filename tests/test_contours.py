@@ -46,6 +46,48 @@ def test_every_layer_loads():
             np.testing.assert_array_equal(got, want)
 
 
+def test_trunk_is_the_osvos_trunk_and_seeded_builds_repeat():
+    from osvos_tf.model import build_osvos
+
+    a = build_contour_model(weights=None, seed=7)
+    b = build_contour_model(weights=None, seed=7)
+    osvos = build_osvos(seed=7)
+    for name in (*VGG_LAYER_NAMES, "block1_pool", "block4_pool"):
+        assert a.get_layer(name).get_config() == osvos.get_layer(name).get_config(), name
+    for name in VGG_LAYER_NAMES:  # the same per-layer initialisation streams as build_osvos(seed=...)
+        for u, v, w in zip(
+            a.get_layer(name).get_weights(), b.get_layer(name).get_weights(), osvos.get_layer(name).get_weights()
+        ):
+            np.testing.assert_array_equal(u, v)
+            np.testing.assert_array_equal(u, w)
+    assert "block5_pool" not in [layer.name for layer in a.layers]
+
+
+def test_contour_model_config_and_keras_file_round_trip(model, tmp_path):
+    """get_config -> from_config and a .keras save / load (ResizeLike is registered): identical outputs."""
+    import json
+
+    import keras
+
+    from osvos_tf.contours import ResizeLike
+
+    sides = build_contour_model(side_outputs=True, weights=None)
+    sides.set_weights(model.get_weights())
+    x = preprocess(np.random.default_rng(0).integers(0, 256, (1, 29, 35, 3)).astype(np.uint8))
+    reference = [np.asarray(o) for o in sides(x)]
+    config = json.dumps(sides.get_config(), sort_keys=True)
+    clone = keras.Model.from_config(json.loads(config))
+    assert json.dumps(clone.get_config(), sort_keys=True) == config
+    clone.set_weights(sides.get_weights())
+    for a, b in zip(reference, clone(x)):
+        np.testing.assert_array_equal(a, np.asarray(b))
+    sides.save(tmp_path / "hed.keras")
+    loaded = keras.saving.load_model(tmp_path / "hed.keras")
+    assert type(loaded.get_layer("dsn3_resize")) is ResizeLike
+    for a, b in zip(reference, loaded(x)):
+        np.testing.assert_array_equal(a, np.asarray(b))
+
+
 def test_missing_layer_raises(monkeypatch):
     import osvos_tf.weights as weights
 

@@ -138,12 +138,161 @@ def test_preprocess_is_bgr_minus_mean():
     assert x.dtype == np.float32
 
 
-def test_model_config_serialises():
+# ---------------------------------------------------------------------------------------------------- numpy reference
+
+
+def _np_conv(x, kernel, bias):
+    """'same' (zero-padded) stride-1 convolution of x (H, W, Cin) with kernel (kh, kw, Cin, Cout), float64."""
+    kh, kw = kernel.shape[:2]
+    h, w = x.shape[:2]
+    xp = np.pad(x, (((kh - 1) // 2, kh // 2), ((kw - 1) // 2, kw // 2), (0, 0)))
+    out = np.zeros((h, w, kernel.shape[-1]))
+    for i in range(kh):
+        for j in range(kw):
+            out += xp[i : i + h, j : j + w] @ kernel[i, j]
+    return out + bias
+
+
+def _np_pool(x):
+    """2x2 max-pool, stride 2, rounding up (a partial last row / column pools what it has)."""
+    h, w, c = x.shape
+    ho, wo = -(-h // 2), -(-w // 2)
+    xp = np.full((2 * ho, 2 * wo, c), -np.inf)
+    xp[:h, :w] = x
+    return xp.reshape(ho, 2, wo, 2, c).max(axis=(1, 3))
+
+
+def _np_upsample_crop(x, s, height, width):
+    """Caffe's bilinear Deconvolution (kernel 2s, stride s, tent weights 1 - |i - (s - 1/2)| / s), by
+    scattering, then the crop at offset s/2 to (height, width)."""
+    taps = 1.0 - np.abs(np.arange(2 * s) - (s - 0.5)) / s
+    kernel = np.outer(taps, taps)[:, :, None]
+    h, w, c = x.shape
+    out = np.zeros((s * (h + 1), s * (w + 1), c))
+    for i in range(h):
+        for j in range(w):
+            out[s * i : s * i + 2 * s, s * j : s * j + 2 * s] += x[i, j] * kernel
+    o = s // 2
+    return out[o : o + height, o : o + width]
+
+
+def _np_osvos(image, weights):
+    """The whole OSVOS network with side outputs in float64 numpy: ``[fused, side2 .. side5]`` logits
+    (H, W, 1) of one preprocessed image (H, W, 3). ``weights``: layer name -> (kernel, bias)."""
+    h, w = image.shape[:2]
+    x, features = image.astype(np.float64), {}
+    for block, n_convs in ((1, 2), (2, 2), (3, 3), (4, 3), (5, 3)):
+        if block > 1:
+            x = _np_pool(x)
+        for j in range(1, n_convs + 1):
+            x = np.maximum(_np_conv(x, *weights[f"block{block}_conv{j}"]), 0.0)
+        features[block] = x
+    prep_maps, side_logits = [], []
+    for block, stride in ((2, 2), (3, 4), (4, 8), (5, 16)):
+        prep = _np_conv(features[block], *weights[f"side{block}_prep"])  # no activation
+        prep_maps.append(_np_upsample_crop(prep, stride, h, w))
+        side_logits.append(_np_upsample_crop(_np_conv(prep, *weights[f"side{block}_score"]), stride, h, w))
+    fused_logits = _np_conv(np.concatenate(prep_maps, axis=-1), *weights["fuse"])
+    return [fused_logits, *side_logits]
+
+
+def _randomise(model, seed=0):
+    """He-scaled random kernels and random biases for every conv, so that every layer matters (the
+    N(0, 0.001) initialisation of the new layers would make the side paths vanish). Returns name -> (k, b)."""
+    rng = np.random.default_rng(seed)
+    weights = {}
+    for layer in model.layers:
+        if not layer.trainable_weights:
+            continue
+        kernel_shape, bias_shape = (tuple(v.shape) for v in layer.trainable_weights)
+        fan_in = int(np.prod(kernel_shape[:3]))
+        kernel = rng.normal(0, np.sqrt(2.0 / fan_in), kernel_shape).astype(np.float32)
+        bias = rng.normal(0, 0.1, bias_shape).astype(np.float32)
+        layer.set_weights([kernel, bias])
+        weights[layer.name] = (kernel.astype(np.float64), bias.astype(np.float64))
+    return weights
+
+
+@pytest.mark.parametrize("hw", [(16, 16), (19, 23)])
+def test_forward_matches_a_numpy_implementation(hw):
+    """The whole network (fixed random weights, a tiny odd-sized input: pools that round up, every crop)
+    against an independent float64 numpy implementation of the architecture."""
+    m = build_osvos(side_outputs=True)
+    weights = _randomise(m)
+    assert sorted(weights) == sorted(
+        [*VGG_LAYER_NAMES, *(f"side{b}_{k}" for b in SIDE_STRIDES for k in ("prep", "score")), "fuse"]
+    )
+    image = np.random.default_rng(1).normal(0, 50, (1, *hw, 3)).astype(np.float32)
+    got = [np.asarray(o)[0] for o in m(image)]
+    want = _np_osvos(image[0], weights)
+    for name, g, r in zip(["fused", "side2", "side3", "side4", "side5"], got, want):
+        assert g.shape == r.shape == (*hw, 1), name
+        assert np.abs(r).max() > 0.05, name  # a real signal, not vanishing activations
+        np.testing.assert_allclose(g, r, rtol=1e-4, atol=1e-4 * np.abs(r).max(), err_msg=name)
+    # the inference model computes the same fused logits
+    single = build_osvos()
+    for layer in single.layers:
+        if layer.weights:
+            layer.set_weights(m.get_layer(layer.name).get_weights())
+    np.testing.assert_array_equal(np.asarray(single(image)), np.asarray(m(image)[0]))
+
+
+# ---------------------------------------------------------------------------------------------------- serialisation
+
+
+@pytest.mark.parametrize("layer", [BilinearUpsample(4, name="up"), CropLike(2, name="crop")], ids=["upsample", "crop"])
+def test_custom_layers_round_trip_their_config(layer):
+    import json
+
     import keras
 
-    m = build_osvos()
-    clone = keras.Model.from_config(m.get_config())
+    config = layer.get_config()
+    revived = layer.__class__.from_config(json.loads(json.dumps(config)))
+    assert json.dumps(revived.get_config(), sort_keys=True) == json.dumps(config, sort_keys=True)
+    serialized = json.loads(json.dumps(keras.saving.serialize_keras_object(layer)))
+    assert serialized["registered_name"] == f"osvos_tf>{layer.__class__.__name__}"
+    assert isinstance(keras.saving.deserialize_keras_object(serialized), layer.__class__)
+
+
+def _outputs(model, x):
+    out = model(x)
+    return [np.asarray(o) for o in (out if isinstance(out, (list, tuple)) else [out])]
+
+
+@pytest.mark.parametrize("side_outputs", [False, True])
+def test_model_config_and_keras_file_round_trip(side_outputs, tmp_path):
+    """As keras-hub's backbone tests: get_config -> from_config (the same config, the same layers, identical
+    outputs once the weights are copied) and a .keras save / load (identical outputs; split_frozen works)."""
+    import json
+
+    import keras
+
+    from osvos_tf.model import split_frozen
+
+    m = build_osvos(side_outputs=side_outputs, seed=0)
+    _randomise(m, seed=2)
+    x = keras.ops.convert_to_tensor(np.random.default_rng(3).normal(0, 50, (1, 21, 27, 3)).astype(np.float32))
+    reference = _outputs(m, x)
+
+    config = m.get_config()
+    config_json = json.dumps(config, sort_keys=True)
+    clone = keras.Model.from_config(json.loads(config_json))
+    assert json.dumps(clone.get_config(), sort_keys=True) == config_json
     assert [layer.name for layer in clone.layers] == [layer.name for layer in m.layers]
+    clone.set_weights(m.get_weights())
+    for a, b in zip(reference, _outputs(clone, x)):
+        np.testing.assert_array_equal(a, b)
+
+    path = tmp_path / "osvos.keras"
+    m.save(path)
+    loaded = keras.saving.load_model(path)
+    assert [layer.name for layer in loaded.layers] == [layer.name for layer in m.layers]
+    assert type(loaded.get_layer("side3_upsample")) is BilinearUpsample
+    assert not loaded.get_layer("side3_upsample").trainable_weights
+    for a, b in zip(reference, _outputs(loaded, x)):
+        np.testing.assert_array_equal(a, b)
+    trunk, head = split_frozen(loaded, 3)  # by layer name: the loaded model keeps them
+    np.testing.assert_array_equal(_outputs(head, [x, *trunk(x)])[0], reference[0])
 
 
 @pytest.mark.parametrize("frozen", [1, 2, 3, 4])

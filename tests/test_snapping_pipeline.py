@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from test_benchmark import N_FRAMES, SEQS, make_davis, snapshot
 
-from osvos_tf import benchmark
+from osvos_tf import benchmarks
 from osvos_tf.config import FineTuneConfig
 from osvos_tf.masks import read_davis_mask as eval_read_mask
 from osvos_tf.snapping import (
@@ -69,8 +69,8 @@ def test_osvos_segment_masks_snap_and_segment_stays_raw(clip, tmp_path):
     osvos = OSVOS(checkpoint="base", snap="bilateral", bilateral_params=params, config=FineTuneConfig(iterations=20))
     assert osvos.source == "base:hed"
     osvos.fit_one_shot(frames[0], masks[0], progress=False)
-    probs = list(osvos.segment(frames[:3]))
-    snapped = list(osvos.segment_masks(frames[:3]))
+    probs = [p for _, p in osvos.segment(frames[:3])]
+    snapped = [m for _, m in osvos.segment_masks(frames[:3])]
     for f, p, m in zip(frames, probs, snapped):
         assert m.dtype == bool and np.array_equal(m, snap_bilateral(f, p, params))
     assert all(p.dtype == np.float32 for p in probs)  # segment() stays the raw probabilities
@@ -141,7 +141,7 @@ def test_run_davis_with_several_snap_modes(tmp_path, tiny_davis):
     osvos = OSVOS(checkpoint="base", config=FineTuneConfig())
     out = tmp_path / "run"
     log = io.StringIO()
-    runs = benchmark.run_davis(
+    runs = benchmarks.run_davis(
         tiny_davis,
         out,
         iterations=2,
@@ -152,9 +152,10 @@ def test_run_davis_with_several_snap_modes(tmp_path, tiny_davis):
         osvos=osvos,
         stream=io.StringIO(),
     )
-    assert set(runs) == {"none", "bilateral"} and sorted(p.name for p in out.iterdir()) == ["bilateral", "none"]
+    assert runs.modes == ("none", "bilateral") and sorted(p.name for p in out.iterdir()) == ["bilateral", "none"]
     assert "segmentation ms/frame (incl. snapping and PNG): none" in log.getvalue()
-    for mode, run in runs.items():
+    for mode in runs.modes:
+        run = runs.run(snap=mode)
         assert run.snap == mode and run.ran == list(SEQS) and run.out_dir == out / mode
         timing = json.loads((out / mode / "timing.json").read_text())
         assert timing["settings"]["snap"] == mode
@@ -175,7 +176,7 @@ def test_run_davis_with_several_snap_modes(tmp_path, tiny_davis):
     ]
     assert any(differ)
     # every mode finished: a second call skips everything; one mode folder is a resumable single-mode run
-    again = benchmark.run_davis(
+    again = benchmarks.run_davis(
         tiny_davis,
         out,
         iterations=2,
@@ -186,8 +187,8 @@ def test_run_davis_with_several_snap_modes(tmp_path, tiny_davis):
         osvos=osvos,
         evaluate=False,
     )
-    assert all(r.ran == [] and r.skipped == list(SEQS) for r in again.values())
-    single = benchmark.run_davis(
+    assert all(r.ran == [] and r.skipped == list(SEQS) for r in again)
+    single = benchmarks.run_davis(
         tiny_davis,
         out / "bilateral",
         iterations=2,
@@ -196,12 +197,12 @@ def test_run_davis_with_several_snap_modes(tmp_path, tiny_davis):
         progress=False,
         log=False,
         osvos=osvos,
-    )
+    ).run()
     assert single.ran == [] and single.skipped == list(SEQS)
     # another snapping parameter in the same folder: refused, nothing changed
     files = snapshot(out)
     with pytest.raises(ValueError, match="snap_params.lam: 512.0 there, 10.0 now"):
-        benchmark.run_davis(
+        benchmarks.run_davis(
             tiny_davis,
             out,
             iterations=2,
@@ -213,13 +214,13 @@ def test_run_davis_with_several_snap_modes(tmp_path, tiny_davis):
     assert snapshot(out) == files
     (out / "notes.txt").write_text("x")
     with pytest.raises(FileExistsError, match="notes.txt"):
-        benchmark.run_davis(tiny_davis, out, iterations=2, snap=["none", "bilateral"], log=False, osvos=osvos)
+        benchmarks.run_davis(tiny_davis, out, iterations=2, snap=["none", "bilateral"], log=False, osvos=osvos)
     with pytest.raises(ValueError, match="each mode once"):
-        benchmark.run_davis(tiny_davis, tmp_path / "x", iterations=2, snap=["none", "none"], log=False)
+        benchmarks.run_davis(tiny_davis, tmp_path / "x", iterations=2, snap=["none", "none"], log=False)
 
 
 def test_calibrate_snapping_scores_every_candidate(tiny_davis):
-    cal = benchmark.calibrate_snapping(
+    cal = benchmarks.calibrate_snapping(
         tiny_davis,
         image_set="val",
         frames_per_sequence=1,
@@ -233,34 +234,34 @@ def test_calibrate_snapping_scores_every_candidate(tiny_davis):
     assert cal["best"]["contours"]["J"] == max(cal["contours"].values())
     assert cal["best"]["bilateral"]["J"] == max(cal["bilateral"].values())
     assert all(0 <= v <= 1 for v in [cal["none"], *cal["contours"].values(), *cal["bilateral"].values()])
-    text = benchmark.format_calibration(cal)
+    text = benchmarks.format_calibration(cal)
     assert "<- best" in text and "no snapping" in text
     with pytest.raises(ValueError, match="frames_per_sequence must be >= 1"):
-        benchmark.calibrate_snapping(tiny_davis, "val", 0)
+        benchmarks.calibrate_snapping(tiny_davis, "val", 0)
 
 
 def test_run_davis_freeze_blocks_is_recorded_and_checked(tmp_path, tiny_davis):
     out = tmp_path / "run"
     with pytest.raises(ValueError, match="freeze_blocks must be 0..4, got 5"):
-        benchmark.run_davis(tiny_davis, out, iterations=1, freeze_blocks=5, log=False)
-    run = benchmark.run_davis(
+        benchmarks.run_davis(tiny_davis, out, iterations=1, config=FineTuneConfig(freeze_blocks=5), log=False)
+    run = benchmarks.run_davis(
         tiny_davis,
         out,
         sequences=["seq-a"],
         iterations=1,
-        freeze_blocks=2,
+        config=FineTuneConfig(freeze_blocks=2),
         checkpoint=None,
         evaluate=False,
         progress=False,
         log=False,
-    )
+    ).run()
     assert run.timing["settings"]["fine_tune_config"]["freeze_blocks"] == 2
     with pytest.raises(ValueError, match="fine_tune_config.freeze_blocks: 2 there, 0 now"):
-        benchmark.run_davis(tiny_davis, out, sequences=["seq-a"], iterations=1, evaluate=False, log=False)
+        benchmarks.run_davis(tiny_davis, out, sequences=["seq-a"], iterations=1, evaluate=False, log=False)
 
 
 def test_run_davis_checkpoint_base_means_no_parent(tmp_path, tiny_davis):
-    run = benchmark.run_davis(
+    run = benchmarks.run_davis(
         tiny_davis,
         tmp_path / "run",
         sequences=["seq-b"],
@@ -269,5 +270,5 @@ def test_run_davis_checkpoint_base_means_no_parent(tmp_path, tiny_davis):
         evaluate=False,
         progress=False,
         log=False,
-    )
+    ).run()
     assert run.timing["settings"]["checkpoint"] == "base:hed" and run.ran == ["seq-b"]

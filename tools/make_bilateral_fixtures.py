@@ -12,6 +12,9 @@ YCrCb of it), ``target`` and ``confidence`` (float32, the image's size), ``outpu
 ``sigma_luma``, ``sigma_chroma``, ``lam``, ``num_iter``, ``max_tol``), ``cg_iterations`` (the number of CG
 iterations OpenCV reports on stdout, -1 if it could not be read) and ``opencv_version``. Deterministic
 (fixed seeds). Does not import osvos_tf: it only needs numpy and cv2.
+
+tests/test_snapping.py checks ``osvos_tf.snapping.bilateral_solve`` against every fixture: the same YCrCb,
+the same CG iteration count and ``output`` to 3e-5 (the largest difference, 2.9e-5, is on hash_aliasing).
 """
 
 import argparse

@@ -5,18 +5,11 @@
 
 Images and edge maps pair up by file stem (``images/12.jpg`` with ``edges/12.png``); edge maps are binarised
 at half range. Writes an osvos_tf checkpoint and its config (``contours.json``); load it with
-``osvos_tf.contours.build_contour_model(weights="contours.h5")``.
+``osvos_tf.contours.build_contour_model(weights="contours.h5")``. Needs osvos_tf installed (``pip install -e .``).
 """
 
 import argparse
-import dataclasses
 import sys
-from pathlib import Path
-
-try:
-    import osvos_tf  # noqa: F401
-except ImportError:  # a plain checkout without `pip install -e .`
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from osvos_tf.contours import CONTOUR_INITS, ContourTrainConfig, train_contour_from_dirs
 
@@ -35,8 +28,7 @@ def main(argv=None) -> int:
     parser.add_argument("--init", choices=CONTOUR_INITS, default=defaults.init)
     parser.add_argument("--seed", type=int, default=defaults.seed)
     args = parser.parse_args(argv)
-    config = dataclasses.replace(
-        defaults,
+    config = ContourTrainConfig(
         iterations=args.iterations,
         learning_rate=args.lr,
         optimizer=args.optimizer,
@@ -50,10 +42,7 @@ def main(argv=None) -> int:
     except (ValueError, FileNotFoundError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    print(
-        f"wrote {history.path} ({history.n_pairs} pairs, {config.iterations} updates, {history.seconds:.1f} s, "
-        f"final loss {history.losses[-1] if history.losses else float('nan'):.4f})"
-    )
+    print(history.summary())
     return 0
 
 
