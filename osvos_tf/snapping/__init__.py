@@ -1,15 +1,13 @@
 """Boundary snapping of a segmentation: contour snapping (OSVOS's "Ours") and the fast bilateral solver.
 
-* :mod:`osvos_tf.snapping.superpixels`: superpixels from a contour map (a UCM approximation: watershed, then
+* :mod:`osvos_tf.snapping.contour_snap`: superpixels from a contour map (a UCM approximation: watershed, then
   greedy region merging by mean boundary strength), the majority vote and :func:`snap_to_contours`;
 * :mod:`osvos_tf.snapping.bilateral`: the bilateral grid, the fast bilateral solver (OpenCV's
   ``fastBilateralSolverFilter``, reproduced to 3e-5) and :func:`snap_bilateral`;
 * :mod:`osvos_tf.snapping.snapper`: the :class:`Snapper` the pipeline runs per frame, :func:`check_snap_mode`.
 
 The parameters (:class:`BilateralParams`, :class:`ContourSnapParams`, :data:`SNAP_MODES`, the UCM thresholds)
-live in :mod:`osvos_tf.config` and are re-exported here. Note that the package attribute ``superpixels`` is the
-function :func:`superpixels`, not its module: reach the module's internals with
-``from osvos_tf.snapping.superpixels import ...``.
+live in :mod:`osvos_tf.config` and are re-exported here.
 """
 
 from osvos_tf.config import CALIBRATED_UCM_THRESHOLD, SNAP_MODES, UCM_THRESHOLD, BilateralParams, ContourSnapParams
@@ -20,8 +18,8 @@ from osvos_tf.snapping.bilateral import (
     rgb_to_ycrcb,
     snap_bilateral,
 )
+from osvos_tf.snapping.contour_snap import majority_vote, snap_to_contours, superpixels
 from osvos_tf.snapping.snapper import Snapper, check_snap_mode
-from osvos_tf.snapping.superpixels import majority_vote, snap_to_contours, superpixels
 
 __all__ = [
     "CALIBRATED_BILATERAL",

@@ -13,7 +13,7 @@ import numpy as np
 
 from osvos_tf.config import SNAP_MODES, BilateralParams, ContourSnapParams
 from osvos_tf.snapping.bilateral import CALIBRATED_BILATERAL, snap_bilateral
-from osvos_tf.snapping.superpixels import snap_to_contours
+from osvos_tf.snapping.contour_snap import snap_to_contours
 
 
 def check_snap_mode(snap: str | None) -> str:
