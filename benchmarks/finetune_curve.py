@@ -5,7 +5,7 @@
 
 For each val sequence of the DAVIS-2016 tree ($OSVOS_DAVIS_ROOT or ../shared/DAVIS): fine-tune the parent on
 frame 0 for max(--at) updates and, after each update count in --at, score J on every 5th frame of 1..N-2
-(osvos_tf.benchmark.sampled_frames). The fine-tuning is the same as stopping at each count, since the
+(osvos_tf.benchmarks.sampled_frames). The fine-tuning is the same as stopping at each count, since the
 augmentation draws and the updates do not depend on the evaluations. One JSON line per (sequence, count):
 J, the seconds spent in updates so far, and the config; then the mean over sequences per count.
 --set overrides FineTuneConfig fields (repeatable; values are parsed as JSON, else kept as strings).
@@ -16,15 +16,16 @@ import dataclasses
 import json
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 
 from osvos_tf import OSVOS
-from osvos_tf.benchmark import list_davis_sequences, mean_jaccard, sampled_frames
+from osvos_tf.benchmarks import list_davis_sequences, mean_jaccard, sampled_frames
 from osvos_tf.config import FineTuneConfig, config_to_dict
-from osvos_tf.evaluation import default_davis_root
-from osvos_tf.frames import list_frames, read_frame
+from osvos_tf.davis import default_davis_root, sequence_inputs
+from osvos_tf.frames import read_frame
 
 
 def _override(text: str) -> tuple[str, object]:
@@ -35,6 +36,27 @@ def _override(text: str) -> tuple[str, object]:
         return key, json.loads(value)
     except json.JSONDecodeError:
         return key, value
+
+
+def _curve_of(osvos, root: Path, seq: str, counts: list[int], emit: Callable[[dict], None]) -> None:
+    """One fine-tuning of ``seq`` for max(counts) updates; ``emit`` gets a record (J, seconds spent in updates
+    so far) as each count is reached."""
+    paths, annotations = sampled_frames(root, seq)
+    frames = [read_frame(f) for f in paths]  # decoded once, scored at every count
+    video, first_mask = sequence_inputs(root, seq)
+    start = time.perf_counter()
+    eval_seconds = 0.0
+
+    def score(n, probs):
+        nonlocal eval_seconds
+        if n in counts:
+            t0 = time.perf_counter()
+            j = mean_jaccard((probs(f) for f in frames), annotations)
+            eval_seconds += time.perf_counter() - t0
+            train_s = time.perf_counter() - start - eval_seconds
+            emit({"seq": seq, "updates": n, "J": j, "frames": len(frames), "train_s": round(train_s, 1)})
+
+    osvos.fit_one_shot(video[0], first_mask, progress=False, callback=score)
 
 
 def main(argv=None) -> int:
@@ -57,41 +79,21 @@ def main(argv=None) -> int:
         parser.exit(2, f"error: {exc}\n")
     out = open(args.out, "a") if args.out else None
 
+    curve: dict[int, list[float]] = {c: [] for c in counts}
+
     def emit(record: dict) -> None:
+        if "updates" in record:
+            curve[record["updates"]].append(record["J"])
+            record = {**record, "J": round(record["J"], 4)}
         line = json.dumps(record)
         print(line, flush=True)
         if out:
             out.write(line + "\n")
             out.flush()
 
-    curve: dict[int, list[float]] = {c: [] for c in counts}
+    osvos = OSVOS(checkpoint=args.checkpoint, config=config)  # every fit starts from the parent
     for seq in sequences:
-        paths, annotations = sampled_frames(root, seq)
-        frames = [read_frame(f) for f in paths]  # decoded once, scored at every count
-        first = list_frames(root / "JPEGImages" / "480p" / seq)[0]
-        osvos = OSVOS(checkpoint=args.checkpoint, config=config)
-        steps_start = time.perf_counter()
-        eval_seconds = [0.0]
-
-        def score(n, probs, seq=seq, frames=frames, annotations=annotations):
-            if n in curve:
-                t0 = time.perf_counter()
-                j = mean_jaccard((probs(f) for f in frames), annotations)
-                eval_seconds[0] += time.perf_counter() - t0
-                curve[n].append(j)
-                emit(
-                    {
-                        "seq": seq,
-                        "updates": n,
-                        "J": round(j, 4),
-                        "frames": len(frames),
-                        "train_s": round(time.perf_counter() - steps_start - eval_seconds[0], 1),
-                    }
-                )
-
-        osvos.fit_one_shot(
-            first, root / "Annotations" / "480p" / seq / f"{first.stem}.png", progress=False, callback=score
-        )
+        _curve_of(osvos, root, seq, counts, emit)
     summary = {str(c): round(float(np.mean(v)), 4) for c, v in curve.items() if v}
     emit({"mean_J": summary, "sequences": len(sequences), "parent": osvos.source, "config": config_to_dict(config)})
     return 0

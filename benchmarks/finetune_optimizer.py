@@ -1,9 +1,9 @@
 """Fine-tuning optimizer comparison: the original SGD recipe against Adam, same number of updates.
 
     python benchmarks/finetune_optimizer.py CHECKPOINT SEQ[,SEQ...] CONFIG[,CONFIG...] [UPDATES]
-    python benchmarks/finetune_optimizer.py checkpoints/osvos_parent.h5 dance-twirl,soapbox sgd,adam2e-5,adam1e-4
+    python benchmarks/finetune_optimizer.py osvos_davis2016_cpu dance-twirl,soapbox sgd,adam2e-5,adam1e-4
 
-For each sequence of the DAVIS-2016 tree (``$DAVIS_ROOT`` or ../shared/DAVIS) and each config: fine-tune the
+For each sequence of the DAVIS-2016 tree (``$OSVOS_DAVIS_ROOT`` or ../shared/DAVIS) and each config: fine-tune the
 checkpoint on frame 0 (``UPDATES`` updates, default 50), then J on every 5th frame of 1..N-2. One JSON line
 per run: J, the first loss and the mean of the last five, and the wall time.
 
@@ -18,10 +18,9 @@ import time
 import numpy as np
 
 from osvos_tf import OSVOS
-from osvos_tf.benchmark import mean_jaccard, sampled_frames
+from osvos_tf.benchmarks import mean_jaccard, sampled_frames
 from osvos_tf.config import FineTuneConfig, LrMultipliers
-from osvos_tf.evaluation import default_davis_root
-from osvos_tf.frames import list_frames
+from osvos_tf.davis import default_davis_root, sequence_inputs
 
 UNIFORM = LrMultipliers(1, 1, 1, 1, 1, 1)
 
@@ -41,14 +40,13 @@ def main(checkpoint: str, sequences: list[str], names: list[str], updates: int) 
     if unknown:
         sys.exit(f"Unknown configs {unknown}; known: {', '.join(known)}.")
     for seq in sequences:
-        frames = list_frames(root / "JPEGImages" / "480p" / seq)
-        annotations = root / "Annotations" / "480p" / seq
+        frames, first_mask = sequence_inputs(root, seq)
         for name in names:
             osvos = OSVOS(checkpoint=checkpoint, config=known[name])
             start = time.time()
-            state = osvos.fit_one_shot(frames[0], annotations / f"{frames[0].stem}.png", progress=False)
+            state = osvos.fit_one_shot(frames[0], first_mask, progress=False)
             picks, truth = sampled_frames(root, seq)
-            j = mean_jaccard(osvos.segment(picks), truth)
+            j = mean_jaccard((probs for _, probs in osvos.segment(picks)), truth)
             print(
                 json.dumps(
                     {

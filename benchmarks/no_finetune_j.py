@@ -1,8 +1,8 @@
 """J of a network as loaded (no fine-tuning) on every 5th frame of 1..N-2 of the 10 val sequences.
 
-    python benchmarks/no_finetune_j.py parent           # the default parent ($OSVOS_PARENT or checkpoints/osvos_parent.h5)
+    python benchmarks/no_finetune_j.py parent           # the default parent ($OSVOS_PARENT, else the shipped preset)
     python benchmarks/no_finetune_j.py base             # the base weights (HED VGG16, new layers random)
-    python benchmarks/no_finetune_j.py PATH/ckpt.h5     # any osvos_tf checkpoint (e.g. a parent-training checkpoint)
+    python benchmarks/no_finetune_j.py PATH/ckpt.h5     # any osvos_tf checkpoint or parent preset
 
 A quick subsampled estimate; tools/run_davis.py --iterations 0 gives the full-protocol number.
 """
@@ -12,8 +12,8 @@ import sys
 import numpy as np
 
 from osvos_tf import OSVOS
-from osvos_tf.benchmark import list_davis_sequences, mean_jaccard, sampled_frames
-from osvos_tf.evaluation import default_davis_root
+from osvos_tf.benchmarks import list_davis_sequences, mean_jaccard, sampled_frames
+from osvos_tf.davis import default_davis_root
 
 
 def main(which: str) -> None:
@@ -22,7 +22,7 @@ def main(which: str) -> None:
     means = []
     for seq in list_davis_sequences(root, "val"):
         frames, annotations = sampled_frames(root, seq)
-        means.append(mean_jaccard(osvos.segment(frames), annotations))
+        means.append(mean_jaccard((probs for _, probs in osvos.segment(frames)), annotations))
         print(f"{seq:16s} {len(frames):3d} frames  J {means[-1]:.3f}", flush=True)
     print(f"mean over sequences: J {np.mean(means):.3f}  ({osvos.source})")
 

@@ -2,7 +2,7 @@
 
     python benchmarks/subsample_j.py RUN_DIR     # RUN_DIR/<sequence>/<frame>.png, e.g. from tools/run_davis.py
 
-Every 5th frame of 1..N-2 of each sequence of the DAVIS-2016 tree ($DAVIS_ROOT or ../shared/DAVIS) that has a
+Every 5th frame of 1..N-2 of each sequence of the DAVIS-2016 tree ($OSVOS_DAVIS_ROOT or ../shared/DAVIS) that has a
 folder in RUN_DIR; mean over sequences. Puts a full run_davis result next to those subsampled estimates.
 """
 
@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from osvos_tf.benchmark import mean_jaccard, sampled_frames
+from osvos_tf.benchmarks import mean_jaccard, sampled_frames
 from osvos_tf.davis import default_davis_root
 from osvos_tf.masks import read_davis_mask as read_mask
 

@@ -149,7 +149,9 @@ def _check_pair(frame_path: str, mask_path: str) -> list[str]:
         try:
             image = open_image(path, f"Training {what}")
         except (OSError, ValueError) as err:
-            problems.append(str(err) if isinstance(err, ValueError) else f"{err} (remove the pair or restore it)")
+            problems.append(
+                str(err) if isinstance(err, ValueError) else f"{str(err).rstrip('.')}: restore it or remove the pair."
+            )
             continue
         if image.format not in TF_IMAGE_FORMATS:
             problems.append(
@@ -158,8 +160,9 @@ def _check_pair(frame_path: str, mask_path: str) -> list[str]:
             )
         elif what == "mask" and image.mode not in MASK_MODES:
             problems.append(
-                f"{path} is a mask of PIL mode {image.mode} (e.g. 16-bit); the training pipeline reads 8-bit masks "
-                "(modes " + ", ".join(MASK_MODES) + "): save it as 8-bit grayscale 0/255."
+                f"{path} is a mask of PIL mode {image.mode}; the training pipeline reads 8-bit masks only (modes "
+                + ", ".join(MASK_MODES)
+                + "; 16-bit and float masks would lose their values): save it as 8-bit grayscale 0/255."
             )
         elif what == "mask" and image.mode in ("P", "PA") and (reason := _palette_problem(image)):
             problems.append(

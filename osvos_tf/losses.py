@@ -17,6 +17,9 @@ from __future__ import annotations
 
 import tensorflow as tf
 
+#: Deep-supervision side outputs of the OSVOS training model (side2 .. side5).
+SIDE_OUTPUTS = 4
+
 
 def balanced_bce_with_logits(labels, logits):
     """Per-image class-balanced sigmoid cross-entropy, averaged over pixels.
@@ -44,20 +47,30 @@ def deep_supervision_loss(labels, outputs, side_weight):
     """Fused loss plus ``side_weight`` times the sum of the side losses, averaged over the batch.
 
     Args:
-        labels: (B, H, W, 1) in {0, 1}.
-        outputs: ``[fused_logits, side2, side3, side4, side5]`` each (B, H, W, 1), or a single logits tensor.
+        labels: float (B, H, W, 1) in {0, 1}.
+        outputs: ``[fused_logits, *side_logits]``, each float (B, H, W, 1): OSVOS's five (a model built with
+            ``side_outputs=True``: fused, side2..side5), the contour model's six (fused, dsn1..dsn5), or a
+            single logits tensor (or a list of one).
         side_weight: scalar weight of the side losses (1, 0.5 or 0 in the original phases).
 
     Returns:
-        ``(total, fused, sides)``: scalar total loss, scalar fused loss, float (4,) side losses (zeros when
-        ``outputs`` has no side outputs).
+        ``(total, fused, sides)``: scalar total loss, scalar fused loss, float (S,) side losses, one per side
+        output (``(4,)`` zeros when ``outputs`` has none, OSVOS's layout); in the logits' dtype.
+
+    Raises:
+        ValueError: ``outputs`` is an empty list.
     """
     if not isinstance(outputs, (list, tuple)):
         outputs = [outputs]
+    if len(outputs) == 0:
+        raise ValueError(
+            "outputs must be one logits tensor or a list [fused_logits, *side_logits] (a model built with "
+            "side_outputs=True gives five); got an empty list."
+        )
     fused = tf.reduce_mean(balanced_bce_with_logits(labels, outputs[0]))
     if len(outputs) > 1:
         sides = tf.stack([tf.reduce_mean(balanced_bce_with_logits(labels, o)) for o in outputs[1:]])
     else:
-        sides = tf.zeros([4], fused.dtype)
+        sides = tf.zeros([SIDE_OUTPUTS], fused.dtype)
     total = fused + tf.cast(side_weight, fused.dtype) * tf.reduce_sum(sides)
     return total, fused, sides

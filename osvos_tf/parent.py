@@ -2,24 +2,44 @@
 
 The run folder (``out_dir``) holds:
 
-* ``config.json``: the :class:`~osvos_tf.config.ParentTrainConfig` of the run (a resumed run reuses it);
+* ``config.json``: the :class:`~osvos_tf.config.ParentTrainConfig` of the run as recorded (a resumed run
+  reuses it). Files are recorded by identity, never by a machine path: ``init_checkpoint`` and a
+  checkpoint ``base_weights`` become the parent preset's name or ``sha256:<hex>``
+  (:attr:`osvos_tf.parents.ParentSource.id`; see :func:`recorded_config`);
 * ``ckpt-<step>.h5`` (+ ``.json``): model weights by layer name, the last ``keep_checkpoints`` kept;
-  ``ckpt-<step>.optimizer.npz``: optimizer state; ``latest.json``: which checkpoint is the newest, written
-  last and atomically, so ``kill -9`` at any moment leaves a consistent run that ``resume=True`` continues;
+  ``ckpt-<step>.optimizer.npz``: optimizer state; ``latest.json``: which checkpoint is the newest. Every file
+  is written atomically and ``latest.json`` last, so ``kill -9`` at any moment (even mid-checkpoint) leaves
+  the previous complete checkpoint in force, and ``resume=True`` continues from it;
 * ``tensorboard/``: side / fused / total losses, learning rate, step time, and input / mask / prediction images;
 * ``parent.h5`` (+ ``.json``): the final weights, loadable with ``OSVOS.from_checkpoint``.
+
+Reproducibility: a run is a function of its config (``seed`` included) and its data. The new layers are
+initialised from ``config.seed`` (:func:`osvos_tf.model.build_osvos`), and the image order, scales, flips
+and crops are stateless functions of ``config.seed`` and the image's position in the data stream
+(:func:`osvos_tf.data.parent_dataset`; ``shuffle_buffer`` is unused: every epoch is a full permutation).
+A resumed run restores the model, optimizer, step counter and schedule and continues the data stream
+where the checkpoint left it, so it follows the same path as an uninterrupted run. Measured on one machine
+(tests/test_parent.py): two runs of the same config, and a run resumed mid-way, end bit-identical; another
+seed differs by ~6e-3. Another machine or thread count may differ at float32 rounding (oneDNN's summation
+order).
 
 One update = ``accumulate`` images (the original ``iter_size``), processed ``micro_batch`` at a time with
 their gradients averaged. The update runs under a ``tf.distribute`` strategy (the default one unless you
 pass e.g. ``tf.distribute.MirroredStrategy()``); the ``accumulate`` images of an update are split across the
-replicas, so results do not depend on the number of devices. After a resume the data order is re-drawn
-from ``seed + step`` (the model, optimizer, step counter and schedule continue exactly).
+replicas, so results do not depend on the number of devices (up to summation order: 1.5e-8 after 3 updates
+with 2 replicas against 1, measured).
+
+Before anything is trained or written, every (frame, mask) pair is decoded once
+(:func:`osvos_tf.data.check_training_pairs`): a corrupt, empty or mis-sized file is reported by name.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import json
 import os
+import re
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -27,55 +47,121 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
+from osvos_tf.atomic import atomic_path, write_json_atomic
 from osvos_tf.config import ParentTrainConfig, config_to_dict, load_config, save_config
-from osvos_tf.data import davis_pairs, parent_dataset
+from osvos_tf.data import check_training_pairs, parent_dataset
+from osvos_tf.davis import davis_pairs
 from osvos_tf.losses import deep_supervision_loss
 from osvos_tf.model import build_osvos
+from osvos_tf.parents import PARENT_PRESETS, resolve_parent
 from osvos_tf.progress import Progress
 from osvos_tf.training import GroupedOptimizer, log_images
-from osvos_tf.weights import load_checkpoint, load_vgg_weights, save_checkpoint
+from osvos_tf.weights import VGG_SOURCES, load_checkpoint, load_vgg_weights, save_checkpoint
 
 LATEST = "latest.json"
 
-
-def _write_json_atomic(path: Path, data: dict) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(data, indent=2, sort_keys=True))
-    os.replace(tmp, path)
+_CHECKPOINT_FILE = re.compile(r"ckpt-(\d+)\.(h5|json|optimizer\.npz)")
 
 
 def latest_checkpoint(out_dir: str | os.PathLike) -> dict | None:
-    """``{'step': int, 'weights': path, 'optimizer': path}`` of the newest checkpoint, or None."""
+    """``{'step': int, 'weights': file name, 'optimizer': file name}`` of the newest checkpoint of a run
+    folder (names relative to ``out_dir``), or None when it has none."""
     path = Path(out_dir) / LATEST
     if not path.is_file():
         return None
-    return json.loads(path.read_text())
+    data: dict = json.loads(path.read_text())
+    return data
 
 
+# --------------------------------------------------------------------------------------------------
+# Initial weights: loaded from files, recorded by identity
+# --------------------------------------------------------------------------------------------------
+def _is_recorded_id(value: str) -> bool:
+    return value.startswith("sha256:") or value in PARENT_PRESETS
+
+
+def source_id(value: str) -> str:
+    """How a run records an ``init_checkpoint`` or ``base_weights`` value: 'hed' and 'imagenet' as they are; a preset name or ``sha256:<hex>`` as they are (already records); a checkpoint path as its
+    :attr:`~osvos_tf.parents.ParentSource.id` (the preset name if its sha256 is registered, else
+    ``sha256:<hex>``).
+
+    Raises:
+        FileNotFoundError: a path that names no file (a record cannot be made without reading it).
+    """
+    if value in VGG_SOURCES or _is_recorded_id(value):
+        return value
+    return resolve_parent(value).id
+
+
+def recorded_config(config: ParentTrainConfig) -> ParentTrainConfig:
+    """``config`` as a run folder records it: ``init_checkpoint`` (unless None) and ``base_weights`` by
+    :func:`source_id`."""
+    init = None if config.init_checkpoint is None else source_id(config.init_checkpoint)
+    return dataclasses.replace(config, init_checkpoint=init, base_weights=source_id(config.base_weights))
+
+
+def _loadable(value: str, field: str) -> Path:
+    """The checkpoint file a config's ``init_checkpoint`` / ``base_weights`` names (a path, or the name of a
+    shipped preset)."""
+    if value.startswith("sha256:"):
+        raise ValueError(
+            f"{field} is {value!r}: the record of a file (as a run folder stores it), not a file to load. Set "
+            f"{field} to the checkpoint's path; when resuming a run that has no checkpoint yet, pass --config "
+            "(config=) with the recipe that names the file (it must have that sha256)."
+        )
+    source = resolve_parent(value)
+    if source.path is None:
+        raise ValueError(
+            f"{field}={value!r} names no checkpoint. For the bare VGG16 initialisation set init_checkpoint=None "
+            "and base_weights='hed' or 'imagenet'."
+        )
+    return source.path
+
+
+def _load_initial_weights(model, config: ParentTrainConfig) -> None:
+    """``config.init_checkpoint`` into every layer, else ``config.base_weights`` into the VGG layers."""
+    if config.init_checkpoint:
+        load_checkpoint(model, _loadable(config.init_checkpoint, "init_checkpoint"), strict=True)
+    elif config.base_weights in VGG_SOURCES:
+        load_vgg_weights(model, config.base_weights)
+    else:
+        load_vgg_weights(model, _loadable(config.base_weights, "base_weights"))
+
+
+def _check_recipe(config: ParentTrainConfig) -> None:
+    """The parts of a recipe :meth:`ParentTrainConfig.validate` leaves to parent training."""
+    config.validate()
+    if config.crop is None:
+        raise ValueError(
+            "Parent training batches images: set crop=(height, width) (e.g. (480, 854) for "
+            "whole 480p frames; smaller frames are padded)."
+        )
+    for name in ("checkpoint_every", "keep_checkpoints", "image_summary_every"):
+        if getattr(config, name) < 1:
+            raise ValueError(f"ParentTrainConfig.{name} must be >= 1, got {getattr(config, name)!r}.")
+
+
+# --------------------------------------------------------------------------------------------------
+# The trainer: model, optimizer, compiled update, checkpoints
+# --------------------------------------------------------------------------------------------------
 class ParentTrainer:
     """Holds the model, optimizer and compiled update of a parent-training run (see the module docstring).
 
     Args:
-        config: the recipe.
+        config: the recipe. ``init_checkpoint`` / ``base_weights`` may be paths or preset names (to load)
+            or records (:func:`source_id`; enough when ``initialise`` is False).
         strategy: a ``tf.distribute.Strategy`` (default: the current one).
-        base_weights: VGG16 initialisation: 'hed', 'imagenet' or a checkpoint path.
         initialise: load the initial weights (``config.init_checkpoint`` or the base weights). False when the
             weights come from :meth:`restore` next (a resumed run no longer needs the initial files).
+
+    Attributes:
+        step: updates done (0 for a new run; the checkpoint's after :meth:`restore`).
     """
 
     def __init__(
-        self,
-        config: ParentTrainConfig,
-        strategy: tf.distribute.Strategy | None = None,
-        base_weights: str | None = None,
-        initialise: bool = True,
+        self, config: ParentTrainConfig, strategy: tf.distribute.Strategy | None = None, initialise: bool = True
     ):
-        config.validate()
-        if config.crop is None:
-            raise ValueError(
-                "Parent training batches images: set crop=(height, width) (e.g. (480, 854) for "
-                "whole 480p frames; smaller frames are padded)."
-            )
+        _check_recipe(config)
         self.config = config
         self.strategy = strategy or tf.distribute.get_strategy()
         replicas = self.strategy.num_replicas_in_sync
@@ -85,16 +171,22 @@ class ParentTrainer:
                 f"micro-batches of {config.micro_batch}."
             )
         with self.strategy.scope():
-            self.model = build_osvos(side_outputs=True, name="osvos_parent")
-            if initialise and config.init_checkpoint and base_weights is None:
-                load_checkpoint(self.model, config.init_checkpoint, strict=True)
-            elif initialise:
-                load_vgg_weights(self.model, base_weights or config.base_weights)
+            self.model = build_osvos(side_outputs=True, name="osvos_parent", seed=config.seed)
+            if initialise:
+                _load_initial_weights(self.model, config)
             self.optimizer = GroupedOptimizer(
                 self.model, config.lr_multipliers, config.optimizer, config.momentum, config.weight_decay
             )
         self.step = 0
+        self._recorded: ParentTrainConfig | None = None
         self._update = self._make_update()
+
+    @property
+    def recorded_config(self) -> ParentTrainConfig:
+        """The config as checkpoints and the run folder record it (:func:`recorded_config`)."""
+        if self._recorded is None:
+            self._recorded = recorded_config(self.config)
+        return self._recorded
 
     def _make_update(self):
         model, optimizer, cfg = self.model, self.optimizer, self.config
@@ -126,7 +218,25 @@ class ParentTrainer:
 
         return update
 
-    def dataset(self, pairs: Sequence[tuple[str, str]], seed: int):
+    def update(self, batch, learning_rate: float, side_weight: float) -> np.ndarray:
+        """One update (does not advance :attr:`step`).
+
+        Args:
+            batch: ``(images, labels)`` of ``accumulate`` images, as :meth:`dataset` yields them: float32
+                (N, h, w, 3) preprocessed and float32 (N, h, w, 1) in {0, 1} (per replica under a strategy).
+            learning_rate: the base learning rate of this update.
+            side_weight: the weight of the side losses.
+
+        Returns:
+            float32 (6,): the total, fused and side2..side5 losses, each the mean over the update's images.
+        """
+        self.optimizer.learning_rate.assign(learning_rate)
+        metrics: np.ndarray = self._update(batch, tf.constant(side_weight, tf.float32)).numpy()
+        return metrics
+
+    def dataset(self, pairs: Sequence[tuple[str, str]]):
+        """The run's batches of ``accumulate`` images from update :attr:`step` on, distributed over the
+        strategy's replicas (:func:`osvos_tf.data.parent_dataset` with the config's augmentation and seed)."""
         cfg = self.config
         ds = parent_dataset(
             pairs,
@@ -135,27 +245,43 @@ class ParentTrainer:
             cfg.base_scale,
             cfg.crop,
             batch_size=cfg.accumulate,
-            seed=seed,
-            shuffle_buffer=cfg.shuffle_buffer,
+            seed=cfg.seed,
+            start=self.step * cfg.accumulate,
         )
         return self.strategy.experimental_distribute_dataset(ds)
 
-    def save(self, out_dir: Path) -> None:
-        cfg = self.config
+    def save(self, out_dir: str | os.PathLike) -> None:
+        """Write checkpoint ``ckpt-<step>`` (weights, optimizer state), then point ``latest.json`` at it, then
+        delete the checkpoints beyond the newest ``keep_checkpoints`` (see the module docstring)."""
+        out_dir = Path(out_dir)
         name = f"ckpt-{self.step:06d}"
         weights = out_dir / f"{name}.h5"
         opt_path = out_dir / f"{name}.optimizer.npz"
-        tmp = out_dir / f"{name}.optimizer.tmp.npz"
-        np.savez(tmp, *self.optimizer.state())
-        os.replace(tmp, opt_path)
-        save_checkpoint(self.model, weights, cfg, step=self.step)
-        _write_json_atomic(out_dir / LATEST, {"step": self.step, "weights": weights.name, "optimizer": opt_path.name})
-        steps = sorted(int(p.stem.split("-")[1]) for p in out_dir.glob("ckpt-*.h5"))
-        for old in steps[: -cfg.keep_checkpoints]:
-            for suffix in (".h5", ".json", ".optimizer.npz"):
-                (out_dir / f"ckpt-{old:06d}{suffix}").unlink(missing_ok=True)
+        with atomic_path(opt_path) as tmp, open(tmp, "wb") as f:
+            np.savez(f, *self.optimizer.state())
+        save_checkpoint(self.model, weights, self.recorded_config, step=self.step)
+        write_json_atomic(
+            out_dir / LATEST, {"step": self.step, "weights": weights.name, "optimizer": opt_path.name}, sort_keys=True
+        )
+        self._prune(out_dir)
 
-    def restore(self, out_dir: Path) -> None:
+    def _prune(self, out_dir: Path) -> None:
+        """Delete old checkpoints, checkpoints newer than this one (left by a run killed before it wrote
+        ``latest.json``, then resumed from an older one) and temporary files of killed writes."""
+        by_step: dict[int, list[Path]] = {}
+        for path in out_dir.glob("ckpt-*"):
+            match = _CHECKPOINT_FILE.fullmatch(path.name)
+            if match:
+                by_step.setdefault(int(match[1]), []).append(path)
+        keep = sorted(s for s in by_step if s <= self.step)[-self.config.keep_checkpoints :]
+        doomed = [p for s, paths in by_step.items() if s not in keep for p in paths]
+        doomed += [*out_dir.glob("ckpt-*.tmp"), *out_dir.glob(".ckpt-*.tmp"), *out_dir.glob(f".{LATEST}.*.tmp")]
+        for path in doomed:
+            path.unlink(missing_ok=True)
+
+    def restore(self, out_dir: str | os.PathLike) -> None:
+        """Load the model, optimizer state and step of the run folder's newest checkpoint."""
+        out_dir = Path(out_dir)
         latest = latest_checkpoint(out_dir)
         if latest is None:
             raise FileNotFoundError(f"No checkpoint to resume from in {out_dir} ({LATEST} is missing).")
@@ -163,6 +289,123 @@ class ParentTrainer:
         with np.load(out_dir / latest["optimizer"]) as data:
             self.optimizer.set_state([data[f"arr_{i}"] for i in range(len(data.files))])
         self.step = int(latest["step"])
+
+
+# --------------------------------------------------------------------------------------------------
+# train_parent and its steps
+# --------------------------------------------------------------------------------------------------
+def _check_max_updates(max_updates: int | None) -> None:
+    if max_updates is None:
+        return
+    if isinstance(max_updates, bool) or not isinstance(max_updates, (int, np.integer)) or max_updates < 1:
+        raise ValueError(
+            f"max_updates must be a whole number of updates >= 1, got {max_updates!r}. Omit it (--max-updates) "
+            "to train to the end of the schedule, or pass N >= 1 to stop after N updates and continue later "
+            "with resume=True (--resume)."
+        )
+
+
+def _run_config(out_dir: Path, config: ParentTrainConfig | None, resume: bool) -> ParentTrainConfig:
+    """The config of a new run (``config`` or the original recipe) or of a resumed one (its saved config,
+    checked against ``config`` when one is given); nothing is written."""
+    config_path = out_dir / "config.json"
+    if not resume:
+        if config_path.exists() or latest_checkpoint(out_dir):
+            raise FileExistsError(
+                f"{out_dir} already holds a training run. Pass resume=True (--resume) to "
+                "continue it, or choose another folder."
+            )
+        return config or ParentTrainConfig()
+    if not config_path.is_file():
+        raise FileNotFoundError(f"Cannot resume: {config_path} not found. Start a new run without --resume.")
+    saved = load_config(config_path)
+    if not isinstance(saved, ParentTrainConfig):
+        raise ValueError(f"{config_path} holds a {type(saved).__name__}, not a ParentTrainConfig: not a parent run.")
+    if config is None:
+        return saved
+    try:
+        given = config_to_dict(recorded_config(config))
+    except FileNotFoundError as err:
+        raise FileNotFoundError(
+            f"Cannot check the given config against {config_path}: {err} Drop --config (config=) to resume "
+            "with the run's saved config."
+        ) from err
+    differences = [
+        f"{k}: saved {v!r}, given {given.get(k)!r}" for k, v in config_to_dict(saved).items() if given.get(k) != v
+    ]
+    if differences:
+        raise ValueError(
+            f"Resuming {out_dir} with a config that differs from its saved config.json ({'; '.join(differences)}). "
+            "Drop --config (config=) to resume with the saved one, or start a new run folder."
+        )
+    return config  # as given: its files can initialise a run that has no checkpoint yet
+
+
+def _training_pairs(
+    davis_root: str | os.PathLike | None, pairs: Sequence[tuple[str, str]] | None
+) -> list[tuple[str, str]]:
+    if pairs is not None:
+        return [(os.fspath(f), os.fspath(m)) for f, m in pairs]
+    if davis_root is None:
+        raise ValueError("Give davis_root (a DAVIS folder; its train split is used) or pairs; got neither.")
+    return davis_pairs(davis_root, "train")
+
+
+def describe_pairs(pairs: Sequence[tuple[str, str]], source: str) -> dict:
+    """A JSON-ready record of a training set, without machine paths: ``{'source', 'pairs': count,
+    'list_sha256'}``, the sha256 of the pair list with paths relative to their common folder (which files,
+    not their contents)."""
+    paths = [os.path.abspath(p) for pair in pairs for p in pair]
+    root = os.path.commonpath(paths) if len(set(paths)) > 1 else os.path.dirname(paths[0])
+    lines = [" ".join(Path(os.path.relpath(os.path.abspath(p), root)).as_posix() for p in pair) for pair in pairs]
+    digest = hashlib.sha256("\n".join(lines).encode()).hexdigest()
+    return {"source": source, "pairs": len(pairs), "list_sha256": digest}
+
+
+def _log_update(writer, trainer: ParentTrainer, batch, metrics: np.ndarray, lr: float, side_weight: float, dt: float):
+    """TensorBoard scalars of the update just done (:attr:`ParentTrainer.step` is its 1-based number), and
+    images every ``image_summary_every`` updates."""
+    with writer.as_default(step=trainer.step):
+        tf.summary.scalar("loss/total", metrics[0])
+        tf.summary.scalar("loss/fused", metrics[1])
+        for k, v in zip((2, 3, 4, 5), metrics[2:]):
+            tf.summary.scalar(f"loss/side{k}", v)
+        tf.summary.scalar("learning_rate", lr)
+        tf.summary.scalar("side_weight", side_weight)
+        tf.summary.scalar("step_seconds", dt)
+        if trainer.step % trainer.config.image_summary_every == 0 or trainer.step == 1:
+            images, labels = (trainer.strategy.experimental_local_results(t)[0] for t in batch)
+            log_images(trainer.model, images[:1], labels[:1])
+
+
+def _train_until(trainer: ParentTrainer, pairs: Sequence[tuple[str, str]], out_dir: Path, end: int, progress: bool):
+    """Updates ``trainer.step`` .. ``end - 1``, logged to TensorBoard, with a checkpoint every
+    ``checkpoint_every`` updates and at ``end``."""
+    config = trainer.config
+    (out_dir / "tensorboard").mkdir(exist_ok=True)
+    save_config(trainer.recorded_config, out_dir / "tensorboard" / "config.json")
+    writer = tf.summary.create_file_writer(str(out_dir / "tensorboard"))
+    iterator = iter(trainer.dataset(pairs))
+    bar = Progress(end - trainer.step, f"parent (updates {trainer.step}->{end})", enabled=progress, every_s=30)
+    while trainer.step < end:
+        lr, side_weight = config.lr_at(trainer.step), config.side_weight_at(trainer.step)
+        t0 = time.perf_counter()
+        batch = next(iterator)
+        metrics = trainer.update(batch, lr, side_weight)
+        dt = time.perf_counter() - t0
+        if not np.all(np.isfinite(metrics)):
+            raise FloatingPointError(
+                f"Parent training diverged at update {trainer.step}: losses {metrics}. "
+                f"The last good checkpoint is in {out_dir}; lower the learning rate."
+            )
+        trainer.step += 1
+        _log_update(writer, trainer, batch, metrics, lr, side_weight, dt)
+        bar.update(status=f"loss {metrics[0]:.4f} (fused {metrics[1]:.4f}) lr {lr:.2e} {dt:.1f}s")
+        if trainer.step % config.checkpoint_every == 0 or trainer.step == end:
+            trainer.save(out_dir)
+            writer.flush()
+    bar.close()
+    writer.flush()
 
 
 def train_parent(
@@ -175,89 +418,47 @@ def train_parent(
     max_updates: int | None = None,
     progress: bool = True,
 ) -> Path:
-    """Train (or resume training) a parent network; returns the path of the final ``parent.h5``.
+    """Train (or resume training) a parent network; returns the path of the final ``parent.h5`` (or of the
+    newest checkpoint when the schedule is not finished).
 
     Args:
         davis_root: DAVIS folder (its train split is used); ignored if ``pairs`` is given.
         out_dir: run folder (see the module docstring). A new run refuses a folder that already holds a
             run; pass ``resume=True`` to continue it.
         config: the recipe (default: the original). With ``resume``, the run's saved config is used and a
-            different ``config`` raises.
+            different ``config`` raises (files are compared by their records, :func:`source_id`).
+        strategy: a ``tf.distribute.Strategy`` (default: the current one).
         pairs: (frame path, mask path) training pairs instead of DAVIS.
-        max_updates: stop after this many updates in this call (a checkpoint is written), e.g. to train in
-            slices; the run continues with ``resume=True``.
-    """
-    out_dir = Path(out_dir)
-    config_path = out_dir / "config.json"
-    if resume:
-        if not config_path.is_file():
-            raise FileNotFoundError(f"Cannot resume: {config_path} not found. Start a new run without --resume.")
-        saved = load_config(config_path)
-        if config is not None and config_to_dict(config) != config_to_dict(saved):
-            raise ValueError(
-                f"Resuming {out_dir} with a config that differs from its saved config.json; "
-                "drop --config to resume with the saved one, or start a new run folder."
-            )
-        config = saved
-    else:
-        if config_path.exists() or latest_checkpoint(out_dir):
-            raise FileExistsError(
-                f"{out_dir} already holds a training run. Pass resume=True (--resume) to "
-                "continue it, or choose another folder."
-            )
-        config = config or ParentTrainConfig()
-        out_dir.mkdir(parents=True, exist_ok=True)
-        save_config(config, config_path)
+        max_updates: stop after this many updates (>= 1) in this call (a checkpoint is written), e.g. to
+            train in slices; the run continues with ``resume=True``.
+        progress: progress bars on stderr (the check of the training set, then the updates).
 
-    if pairs is None:
-        if davis_root is None:
-            raise ValueError("Give davis_root or pairs.")
-        pairs = davis_pairs(davis_root, "train")
-    resuming = bool(resume and latest_checkpoint(out_dir))
+    Raises:
+        ValueError: a bad ``max_updates`` or recipe, an unusable training pair (every one is named, before
+            anything is written), a resumed run given a different config.
+        FileExistsError, FileNotFoundError: a new run in a used folder; a resume without a run.
+        FloatingPointError: the losses diverged (the last checkpoint stays).
+    """
+    _check_max_updates(max_updates)
+    source = "DAVIS train split" if pairs is None else "given pairs"
+    out_dir = Path(out_dir)
+    config = _run_config(out_dir, config, resume)
+    _check_recipe(config)
+    pairs = _training_pairs(davis_root, pairs)
+    check_training_pairs(pairs, progress=progress)
+    resuming = resume and latest_checkpoint(out_dir) is not None
     trainer = ParentTrainer(config, strategy, initialise=not resuming)
     if resuming:
         trainer.restore(out_dir)
-    (out_dir / "tensorboard").mkdir(exist_ok=True)
-    save_config(config, out_dir / "tensorboard" / "config.json")
-    writer = tf.summary.create_file_writer(str(out_dir / "tensorboard"))
-    dist_ds = trainer.dataset(pairs, seed=config.seed + trainer.step)
-    iterator = iter(dist_ds)
+    elif not resume:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        save_config(trainer.recorded_config, out_dir / "config.json")
     end = config.total_steps if max_updates is None else min(config.total_steps, trainer.step + max_updates)
-    bar = Progress(end - trainer.step, f"parent (updates {trainer.step}->{end})", enabled=progress, every_s=30)
-    last_batch = None
-    while trainer.step < end:
-        step = trainer.step
-        lr = config.lr_at(step)
-        side_weight = config.side_weight_at(step)
-        trainer.optimizer.learning_rate.assign(lr)
-        t0 = time.perf_counter()
-        last_batch = next(iterator)
-        metrics = trainer._update(last_batch, tf.constant(side_weight, tf.float32)).numpy()
-        dt = time.perf_counter() - t0
-        if not np.all(np.isfinite(metrics)):
-            raise FloatingPointError(
-                f"Parent training diverged at update {step}: losses {metrics}. "
-                f"The last good checkpoint is in {out_dir}; lower the learning rate."
-            )
-        trainer.step += 1
-        with writer.as_default(step=trainer.step):
-            tf.summary.scalar("loss/total", metrics[0])
-            tf.summary.scalar("loss/fused", metrics[1])
-            for k, v in zip((2, 3, 4, 5), metrics[2:]):
-                tf.summary.scalar(f"loss/side{k}", v)
-            tf.summary.scalar("learning_rate", lr)
-            tf.summary.scalar("side_weight", side_weight)
-            tf.summary.scalar("step_seconds", dt)
-            if trainer.step % config.image_summary_every == 0 or trainer.step == 1:
-                images, labels = (trainer.strategy.experimental_local_results(t)[0] for t in last_batch)
-                log_images(trainer.model, images[:1], labels[:1])
-        bar.update(status=f"loss {metrics[0]:.4f} (fused {metrics[1]:.4f}) lr {lr:.2e} {dt:.1f}s")
-        if trainer.step % config.checkpoint_every == 0 or trainer.step == end:
-            trainer.save(out_dir)
-            writer.flush()
-    bar.close()
-    writer.flush()
+    _train_until(trainer, pairs, out_dir, end, progress)
     final = out_dir / "parent.h5"
     if trainer.step >= config.total_steps:
-        save_checkpoint(trainer.model, final, config, step=trainer.step, davis_root=str(davis_root))
-    return final if final.exists() else out_dir / latest_checkpoint(out_dir)["weights"]
+        save_checkpoint(
+            trainer.model, final, trainer.recorded_config, step=trainer.step, data=describe_pairs(pairs, source)
+        )
+    latest = latest_checkpoint(out_dir)
+    return final if final.exists() or latest is None else out_dir / latest["weights"]

@@ -71,3 +71,15 @@ def test_deep_supervision_weights_the_sides():
     assert np.isclose(fused.numpy(), ref[0], rtol=1e-5)
     np.testing.assert_allclose(sides.numpy(), ref[1:], rtol=1e-5)
     assert np.isclose(total.numpy(), ref[0] + 0.5 * sum(ref[1:]), rtol=1e-5)
+
+
+def test_deep_supervision_single_output_and_bad_lists():
+    labels = tf.constant([[[[1.0], [0.0]]]])
+    logits = tf.zeros((1, 1, 2, 1))
+    total, fused, sides = deep_supervision_loss(labels, logits, 1.0)
+    assert np.isclose(total.numpy(), np.log(2) / 2) and np.isclose(fused.numpy(), total.numpy())
+    np.testing.assert_array_equal(sides.numpy(), np.zeros(4))
+    total6, fused6, sides6 = deep_supervision_loss(labels, [logits] * 6, 0.5)  # the contour model: fused + 5 sides
+    assert sides6.shape == (5,) and np.isclose(total6.numpy(), fused6.numpy() * (1 + 0.5 * 5))
+    with pytest.raises(ValueError, match="got an empty list"):
+        deep_supervision_loss(labels, [], 1.0)

@@ -1,5 +1,5 @@
-"""osvos_tf.speed and tools/bench.py on a tiny clip: the report's structure and its arithmetic (no timing
-assertions: this is a benchmark, timings are not tested)."""
+"""osvos_tf.benchmarks.speed and tools/bench.py on a tiny clip: the report's structure and its arithmetic (no
+timing assertions: this is a benchmark, timings are not tested)."""
 
 import json
 import subprocess
@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from osvos_tf import speed
-from osvos_tf.config import FineTuneConfig
+from osvos_tf.benchmarks import speed
+from osvos_tf.config import FineTuneConfig, SpeedSettings
 from osvos_tf.synthetic import write_clip
 
 REPO = Path(__file__).resolve().parent.parent
@@ -27,7 +27,8 @@ def test_report_is_consistent(clip_files):
     frames_dir, masks_dir = clip_files
     config = FineTuneConfig(iterations=7, compute_dtype="float32")
     osvos = OSVOS(checkpoint="base", config=config)
-    settings = speed.SpeedSettings(
+    prior = osvos.fit_one_shot(list_frames(frames_dir)[0], masks_dir / "00000.png", iterations=1, progress=False)
+    settings = SpeedSettings(
         repeats=2,
         warmup=1,
         segment_frames=2,
@@ -73,7 +74,7 @@ def test_report_is_consistent(clip_files):
     )
     assert set(report["snap_ms"]) == {"bilateral"} and report["snap_ms"]["bilateral"]["snap"] > 0
     assert report["long_run"]["frames"] == 30 and report["peak_rss_mb"] > 0
-    assert osvos.config == config and osvos.state is None  # left as it was
+    assert osvos.config == config and osvos.state is prior  # left as it was
     assert any(line.startswith("bare VGG16 forward") for line in lines)
     text = speed.format_speed_report(report)
     assert "x VGG16" in text and "(estimated)" in text and "peak resident memory" in text
@@ -107,7 +108,7 @@ def test_bench_tool_quick(clip_files, tmp_path):
             "--snap",
             "",
             "--checkpoint",
-            str(REPO / "checkpoints" / "osvos_parent.h5"),
+            "osvos_davis2016_cpu",
             "--json",
             str(out),
         ],
@@ -119,6 +120,7 @@ def test_bench_tool_quick(clip_files, tmp_path):
     assert "bare VGG16 forward" in r.stdout and "fine-tuning iteration, " in r.stdout
     report = json.loads(out.read_text())
     assert report["settings"]["repeats"] == 1 and report["snap_ms"] == {}
+    assert report["parent"] == "osvos_davis2016_cpu"  # the parent's id, never a path
     r = subprocess.run(
         [sys.executable, str(REPO / "tools" / "bench.py"), "--frames", str(frames_dir)],
         capture_output=True,
@@ -126,3 +128,17 @@ def test_bench_tool_quick(clip_files, tmp_path):
         timeout=300,
     )
     assert r.returncode == 2 and "--frames and --mask go together" in r.stderr
+
+
+def test_quick_settings_and_the_default_video(tmp_path):
+    quick = speed.quick_settings(SpeedSettings(long_frames=30, snap_modes=("bilateral",)))
+    assert (quick.repeats, quick.segment_frames, quick.measure, quick.slope_iterations) == (1, 2, (), 3)
+    assert quick.compute_dtypes == () and quick.long_frames == 30 and quick.snap_modes == ("bilateral",)
+    lines = []
+    with speed.benchmark_video(davis_root=tmp_path / "no-davis", log=lines.append) as (frames, mask):
+        assert len(frames) == 8 and mask.is_file() and frames[0].parent.is_dir()
+        folder = frames[0].parent
+    assert not folder.exists() and "synthetic 854x480 clip" in lines[0]
+    with pytest.raises(ValueError, match="together"):
+        with speed.benchmark_video(frames_dir=tmp_path):
+            pass

@@ -6,18 +6,13 @@
 
 Writes PLOT_PREFIX_jf.png and PLOT_PREFIX_quality_vs_time.png (one marker style per run: with runs of
 several presets, the paper's Figure 8). Needs matplotlib (pip install -e .[plots]). All the work is done by
-osvos_tf.benchmark.plot_runs.
+osvos_tf.benchmarks.plot_runs.
 """
 
 import argparse
-import importlib.util
 import sys
-from pathlib import Path
 
-if importlib.util.find_spec("osvos_tf") is None:  # plain checkout, package not installed
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from osvos_tf import benchmark  # noqa: E402
+from osvos_tf.benchmarks import TIME_AXES, comma_names, plot_runs
 
 
 def main(argv=None):
@@ -27,16 +22,16 @@ def main(argv=None):
     parser.add_argument(
         "--time",
         default="fit",
-        choices=list(benchmark.TIME_AXES),
+        choices=list(TIME_AXES),
         help="x axis: fine-tuning s per sequence (fit, default), fine-tuning + segmentation s "
         "per sequence (total), or that per frame (per_frame)",
     )
     parser.add_argument("--labels", default=None, help="comma-separated legend names, one per run")
     parser.add_argument("--log-x", action="store_true", help="logarithmic time axis")
     args = parser.parse_args(argv)
-    labels = [s.strip() for s in args.labels.split(",")] if args.labels else None
+    labels = comma_names(args.labels) if args.labels else None
     try:
-        paths = benchmark.plot_runs(args.runs, args.out, time_axis=args.time, labels=labels, log_x=args.log_x)
+        paths = plot_runs(args.runs, args.out, time_axis=args.time, labels=labels, log_x=args.log_x)
     except (FileNotFoundError, ValueError, ImportError) as exc:
         parser.exit(2, f"error: {exc}\n")
     for path in paths:

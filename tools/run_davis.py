@@ -4,29 +4,26 @@
     python tools/run_davis.py --davis ROOT --out DIR [--sequences a,b,...] [--set val]
                               [--preset fast|default|accurate[,...] | --iterations N[,...]] [--freeze-blocks K]
                               [--compute-dtype auto|float32|bfloat16]
-                              [--checkpoint PATH]
+                              [--checkpoint PATH|PRESET|base]
                               [--snap none|contours|bilateral|none,bilateral,contours]
                               [--ucm-threshold T] [--no-t] [--no-eval] [--workers N] [--quiet]
 
 Writes DIR/<sequence>/<frame>.png (0/255), DIR/timing.json (after every sequence) and DIR/results.json, and
-prints the J/F/T table. With several --snap modes, each sequence is fine-tuned and segmented once and
-each mode's run folder is DIR/<mode>/. With several budgets (--preset fast,default,accurate or
---iterations 0,50,200), each sequence is fine-tuned once for the largest and segmented after each budget's
-number of updates: DIR/<preset>/ or DIR/iterations-N/ (then DIR/<budget>/<mode>/ with several modes). Running the same command again resumes: finished sequences are skipped. All the
-work is done by osvos_tf.benchmark.run_davis.
+prints the J/F/T table. With several --snap modes, each sequence is fine-tuned and segmented once and each
+mode's run folder is DIR/<mode>/. With several budgets (--preset fast,default,accurate or --iterations
+0,50,200), each sequence is fine-tuned once for the largest and segmented after each budget's number of
+updates: DIR/<preset>/ or DIR/iterations-N/ (then DIR/<budget>/<mode>/ with several modes). Running the same
+command again resumes: finished sequences are skipped. All the work is done by
+osvos_tf.benchmarks.run_davis.
 """
 
 import argparse
-import importlib.util
 import sys
-from pathlib import Path
 
-if importlib.util.find_spec("osvos_tf") is None:  # plain checkout, package not installed
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from osvos_tf import benchmark, evaluation  # noqa: E402
-from osvos_tf.config import COMPUTE_DTYPES, PRESETS  # noqa: E402
-from osvos_tf.snapping import SNAP_MODES, ContourSnapParams  # noqa: E402
+from osvos_tf.benchmarks import comma_ints, comma_names, run_davis
+from osvos_tf.config import COMPUTE_DTYPES, PRESETS, ContourSnapParams, FineTuneConfig
+from osvos_tf.davis import default_davis_root
+from osvos_tf.snapping import SNAP_MODES
 
 
 def main(argv=None):
@@ -54,22 +51,18 @@ def main(argv=None):
         help="fine-tuning updates (0 = no fine-tuning, the network as loaded), or several separated by commas",
     )
     parser.add_argument(
-        "--freeze-blocks",
-        type=int,
-        default=None,
-        help="VGG blocks 1..N kept fixed while fine-tuning (default: the preset's, 0)",
+        "--freeze-blocks", type=int, default=0, help="VGG blocks 1..N kept fixed while fine-tuning (default 0)"
     )
     parser.add_argument(
         "--compute-dtype",
-        default=None,
+        default="auto",
         choices=COMPUTE_DTYPES,
-        help="network activations: auto (bfloat16 where the CPU has it natively), float32, "
-        "bfloat16 (default: the preset's)",
+        help="network activations: auto (bfloat16 where the CPU has it natively, default), float32, bfloat16",
     )
     parser.add_argument(
         "--checkpoint",
         default=None,
-        help="parent checkpoint (default: the shipped parent, else the base weights); 'base' = the "
+        help="parent: a checkpoint file or a parent preset name (default: the shipped parent); 'base' = the "
         "bare VGG16 initialisation (no parent)",
     )
     parser.add_argument(
@@ -81,7 +74,7 @@ def main(argv=None):
     parser.add_argument(
         "--ucm-threshold",
         type=float,
-        default=None,
+        default=ContourSnapParams().threshold,
         help=f"superpixel threshold of --snap contours (default {ContourSnapParams().threshold})",
     )
     parser.add_argument("--no-t", action="store_true", help="skip the (slow) temporal stability T")
@@ -89,37 +82,18 @@ def main(argv=None):
     parser.add_argument("--workers", type=int, default=2, help="evaluation processes (default 2)")
     parser.add_argument("--quiet", action="store_true", help="no progress bars (the per-sequence lines stay)")
     args = parser.parse_args(argv)
-    sequences = None
-    if args.sequences is not None:
-        sequences = [s.strip() for s in args.sequences.split(",") if s.strip()]
-    preset, iterations = args.preset, args.iterations
-    if preset is not None:
-        preset = [p.strip() for p in preset.split(",") if p.strip()]
-        preset = preset[0] if len(preset) == 1 else preset
-    if iterations is not None:
-        try:
-            iterations = [int(n) for n in iterations.split(",") if n.strip()]
-        except ValueError:
-            parser.exit(2, f"error: --iterations takes integers separated by commas, got {args.iterations!r}\n")
-        iterations = iterations[0] if len(iterations) == 1 else iterations
-    snap = [m.strip() for m in args.snap.split(",") if m.strip()]
-    snap = snap[0] if len(snap) == 1 else snap
-    contour_params = None
-    if args.ucm_threshold is not None:
-        contour_params = ContourSnapParams(threshold=args.ucm_threshold)
     try:
-        benchmark.run_davis(
-            args.davis if args.davis else evaluation.default_davis_root(),
+        run_davis(
+            args.davis or default_davis_root(),
             args.out,
-            sequences=sequences,
+            sequences=comma_names(args.sequences) if args.sequences is not None else None,
             image_set=args.image_set,
-            preset=preset,
-            iterations=iterations,
+            preset=comma_names(args.preset) if args.preset is not None else None,
+            iterations=comma_ints(args.iterations, "--iterations") if args.iterations is not None else None,
             checkpoint=args.checkpoint,
-            snap=snap,
-            contour_params=contour_params,
-            freeze_blocks=args.freeze_blocks,
-            compute_dtype=args.compute_dtype,
+            snap=comma_names(args.snap),
+            config=FineTuneConfig(freeze_blocks=args.freeze_blocks, compute_dtype=args.compute_dtype),
+            contour_params=ContourSnapParams(threshold=args.ucm_threshold),
             evaluate=not args.no_eval,
             compute_t=not args.no_t,
             workers=args.workers,

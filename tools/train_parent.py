@@ -1,16 +1,10 @@
 #!/usr/bin/env python3
-"""Train the OSVOS parent network on DAVIS (same as `osvos train-parent`).
+"""Train the OSVOS parent network on DAVIS: the same as `osvos train-parent` (needs `pip install -e .`).
 
-python tools/train_parent.py --davis ../shared/DAVIS --out runs/parent [--config JSON] [--resume]
+python tools/train_parent.py --davis ../shared/DAVIS --out runs/parent [--config JSON] [--resume] [--max-updates N]
 """
 
 import sys
-from pathlib import Path
-
-try:
-    import osvos_tf  # noqa: F401
-except ImportError:  # a plain checkout without `pip install -e .`
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from osvos_tf.cli import main
 

@@ -92,7 +92,8 @@ def resolve_budgets(
 def _budget(name: str, preset: str | None, config: FineTuneConfig) -> Budget:
     if not 0 <= config.freeze_blocks <= MAX_FREEZE_BLOCKS:
         raise ValueError(
-            f"freeze_blocks must be 0..{MAX_FREEZE_BLOCKS} (VGG blocks kept fixed), got {config.freeze_blocks}."
+            f"freeze_blocks must be 0..{MAX_FREEZE_BLOCKS}, got {config.freeze_blocks} (the number of VGG blocks "
+            "kept fixed while fine-tuning)."
         )
     config = dataclasses.replace(config, compute_dtype=resolve_compute_dtype(config.compute_dtype))
     return Budget(name, preset, config)

@@ -161,7 +161,11 @@ def check_resumable(run_dir: Path, stored: dict, wanted: dict) -> None:
     for key in RESUME_KEYS:
         a, b = stored.get(key), wanted.get(key)
         if isinstance(a, dict) and isinstance(b, dict):
-            diffs += [f"{key}.{k}: {a.get(k)!r} there, {b.get(k)!r} now" for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k)]
+            diffs += [
+                f"{key}.{k}: {a.get(k)!r} there, {b.get(k)!r} now"
+                for k in sorted(set(a) | set(b))
+                if a.get(k) != b.get(k)
+            ]
         elif a != b:
             diffs.append(f"{key}: {a!r} there, {b!r} now")
     if diffs:
@@ -234,7 +238,11 @@ def clear_stale(run_dir: Path, seq: str) -> None:
         shutil.rmtree(partial)
     final = run_dir / seq
     if final.exists():
-        foreign = [p.name for p in final.iterdir() if not (p.is_file() and p.suffix == ".png")] if final.is_dir() else [final.name]
+        foreign = (
+            [p.name for p in final.iterdir() if not (p.is_file() and p.suffix == ".png")]
+            if final.is_dir()
+            else [final.name]
+        )
         if foreign:
             raise FileExistsError(
                 f"{final} is incomplete and must be redone, but it holds files this tool does "

@@ -61,7 +61,7 @@ def mean_jaccard(
     from osvos_tf.masks import read_davis_mask
 
     annotations = list(annotations)
-    values = []
+    values: list[float] = []
     for p in probs:
         if len(values) == len(annotations):
             raise ValueError(f"mean_jaccard got more probability maps than the {len(annotations)} annotations.")
