@@ -19,6 +19,7 @@ def test_car_shadow_one_shot_j_floor(davis, tmp_path):
     from osvos_tf.evaluation import jaccard
     from osvos_tf.frames import list_frames
     from osvos_tf.masks import read_davis_mask as read_mask
+
     frames = list_frames(davis / "JPEGImages" / "480p" / "car-shadow")
     masks = [davis / "Annotations" / "480p" / "car-shadow" / f"{f.stem}.png" for f in frames]
     osvos = OSVOS()

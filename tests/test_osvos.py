@@ -219,8 +219,6 @@ def test_fit_keeps_earlier_states_equal_to_shorter_runs(clip, tmp_path):
             osvos.fit_one_shot(frames[0], masks[0], progress=False, keep_at=[bad])
 
 
-
-
 # -- re-entrancy, subsets, configs, typed state --------------------------------------------------------------
 @pytest.fixture(scope="module")
 def two_states(base, clip):
@@ -330,8 +328,11 @@ def test_resolve_parent_names_parents_by_preset_or_sha256(tmp_path, monkeypatch)
     other = tmp_path / "other.h5"
     other.write_bytes(b"not the shipped parent")
     assert resolve_parent(other).id == f"sha256:{file_sha256(other)}" and "/" not in resolve_parent(other).id
-    assert resolve_parent(other).describe() == {"id": resolve_parent(other).id, "kind": "file",
-                                                "sha256": file_sha256(other)}
+    assert resolve_parent(other).describe() == {
+        "id": resolve_parent(other).id,
+        "kind": "file",
+        "sha256": file_sha256(other),
+    }
     monkeypatch.chdir(tmp_path)
     with pytest.raises(FileNotFoundError, match="Checkpoint not found: q.h5"):
         resolve_parent("q.h5")
