@@ -12,8 +12,8 @@ __version__ = "0.1.0"
 
 _LAZY = {
     "OSVOS": "osvos_tf.osvos",
-    "VideoState": "osvos_tf.osvos",
-    "NetworkWeights": "osvos_tf.osvos",
+    "VideoState": "osvos_tf.video_state",
+    "NetworkWeights": "osvos_tf.video_state",
     "PARENT_PRESETS": "osvos_tf.parents",
     "resolve_parent": "osvos_tf.parents",
     "build_osvos": "osvos_tf.model",

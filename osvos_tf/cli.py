@@ -143,7 +143,7 @@ def main(argv=None) -> int:
             config = load_config(args.config) if args.config else None
             path = train_parent(args.davis, args.out, config, resume=args.resume, max_updates=args.max_updates)
             print(f"Parent weights: {path}")
-    except (OSError, ValueError) as err:  # FileNotFoundError, FileExistsError, PermissionError, a full disk, ...
+    except (OSError, ValueError, ArithmeticError) as err:  # missing files, I/O errors, bad input, divergence
         print(f"osvos {args.command}: error: {err}", file=sys.stderr)
         return 2
     return 0

@@ -33,79 +33,9 @@ from osvos_tf.frames import check_pair, read_frame
 from osvos_tf.masks import read_user_mask
 from osvos_tf.parents import BASE_SOURCES, ParentSource, get_preset, resolve_parent
 from osvos_tf.snapping import Snapper
+from osvos_tf.video_state import NetworkWeights, VideoState
 
 __all__ = ["OSVOS", "VideoState", "NetworkWeights", "BASE_SOURCES"]
-
-
-class NetworkWeights(Mapping[str, tuple[np.ndarray, ...]]):
-    """The weights of a network, by layer name: ``{name: (kernel, bias, ...)}``, float32, read-only.
-
-    An immutable snapshot: the arrays are copies with the write flag off, so a :class:`VideoState` keeps
-    exactly the weights it was made with.
-    """
-
-    def __init__(self, layers: Mapping[str, Sequence[np.ndarray]]):
-        frozen: dict[str, tuple[np.ndarray, ...]] = {}
-        for name, arrays in layers.items():
-            copies = []
-            for a in arrays:
-                c = np.array(a, dtype=np.float32, copy=True)
-                c.setflags(write=False)
-                copies.append(c)
-            frozen[name] = tuple(copies)
-        self._layers = frozen
-
-    @classmethod
-    def of(cls, model) -> NetworkWeights:
-        """A snapshot of every layer of ``model`` that has weights."""
-        return cls({layer.name: layer.get_weights() for layer in model.layers if layer.weights})
-
-    def assign_to(self, model) -> None:
-        """Set the weights of ``model``'s layers that this snapshot holds."""
-        for layer in model.layers:
-            if layer.name in self._layers:
-                layer.set_weights(list(self._layers[layer.name]))
-
-    def __getitem__(self, name: str) -> tuple[np.ndarray, ...]:
-        return self._layers[name]
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._layers)
-
-    def __len__(self) -> int:
-        return len(self._layers)
-
-    def __repr__(self) -> str:
-        return f"NetworkWeights({len(self)} layers)"
-
-
-@dataclasses.dataclass(frozen=True)
-class VideoState:
-    """One video's fine-tuned network, kept apart from the parent (immutable).
-
-    Attributes:
-        weights: the fine-tuned weights.
-        annotated_shapes: (H, W) of each annotated frame used for fine-tuning.
-        config: the fine-tuning recipe used.
-        iterations: updates done; seconds: fine-tuning wall time; losses: loss per update.
-        parent: the id of the parent it was fine-tuned from (:attr:`osvos_tf.parents.ParentSource.id`).
-        stopped_by_budget: True if ``time_budget_s`` ended the fine-tuning early.
-        step_seconds: wall time of each update (the first of each augmented image size includes tracing).
-        earlier: ``{n: VideoState}``, the network after n updates for each n of ``fit(keep_at=...)`` below
-            ``iterations``; each is what a fit with ``iterations=n`` would have given (same seed), with its
-            own ``config.iterations == n`` and ``seconds`` (the wall time up to update n).
-    """
-
-    weights: NetworkWeights
-    annotated_shapes: tuple[tuple[int, int], ...]
-    config: FineTuneConfig
-    iterations: int
-    seconds: float
-    losses: tuple[float, ...]
-    parent: str
-    stopped_by_budget: bool = False
-    step_seconds: tuple[float, ...] = ()
-    earlier: Mapping[int, VideoState] = dataclasses.field(default_factory=dict)
 
 
 #: Frames :meth:`OSVOS.segment` accepts: paths or arrays (uint8 RGB (H, W, 3); see osvos_tf.frames).
@@ -303,8 +233,25 @@ class OSVOS:
             hook if callback is not None or keep else None,
         )
         shapes = tuple((int(m.shape[0]), int(m.shape[1])) for m in masks_np)
-        earlier = {
-            n: VideoState(
+        weights = NetworkWeights.of(self._model)
+        self._loaded = weights
+        state = self._video_state(weights, shapes, config, history, kept)
+        self.state = state
+        return state
+
+    def _video_state(
+        self,
+        weights: NetworkWeights,
+        shapes: tuple[tuple[int, int], ...],
+        config: FineTuneConfig,
+        history: Any,
+        kept: Mapping[int, tuple[NetworkWeights, float]],
+    ) -> VideoState:
+        """The VideoState of a finished fine-tuning (``history``: a training.FitHistory), with the states kept
+        at the ``keep_at`` counts as its ``earlier``."""
+
+        def state_at(n: int, weights: NetworkWeights, seconds: float, stopped: bool, earlier: dict) -> VideoState:
+            return VideoState(
                 weights,
                 shapes,
                 dataclasses.replace(config, iterations=n),
@@ -312,27 +259,14 @@ class OSVOS:
                 seconds,
                 tuple(history.losses[:n]),
                 self.source,
-                False,
+                stopped,
                 tuple(history.step_seconds[:n]),
+                earlier,
             )
-            for n, (weights, seconds) in sorted(kept.items())
-        }
-        weights = NetworkWeights.of(self._model)
-        self._loaded = weights
-        state = VideoState(
-            weights,
-            shapes,
-            config,
-            history.iterations,
-            history.seconds,
-            tuple(history.losses),
-            self.source,
-            history.stopped_by_budget,
-            tuple(history.step_seconds),
-            earlier,
-        )
-        self.state = state
-        return state
+
+        earlier = {n: state_at(n, w, seconds, False, {}) for n, (w, seconds) in sorted(kept.items())}
+        final = state_at(history.iterations, weights, history.seconds, history.stopped_by_budget, earlier)
+        return dataclasses.replace(final, config=config)  # the recipe asked for, even if stopped early
 
     def _fit_config(self, config: FineTuneConfig | None, iterations: int | None, seed: int | None) -> FineTuneConfig:
         if config is None:

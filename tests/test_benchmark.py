@@ -155,6 +155,7 @@ def test_bad_inputs_are_refused_before_anything_is_written(tmp_path, tiny_davis)
 # --------------------------------------------------------------------------------------------------
 # Running, resuming
 # --------------------------------------------------------------------------------------------------
+@pytest.mark.slow
 def test_run_writes_masks_timing_results_and_resumes(tmp_path, tiny_davis, osvos, capsys):
     import io
 
@@ -237,6 +238,7 @@ def test_run_writes_masks_timing_results_and_resumes(tmp_path, tiny_davis, osvos
     assert set(json.loads((out / "timing.json").read_text())["sequences"]) == set(SEQS)
 
 
+@pytest.mark.slow
 def test_several_budgets_share_one_finetuning_and_equal_separate_runs(tmp_path, tiny_davis, osvos):
     """iterations=[0, 2, 3]: one 3-update fine-tuning per sequence, segmented after 0, 2 and 3 updates, into
     DIR/iterations-N/. Each folder holds the masks of a run of that budget alone, byte for byte, and its
@@ -390,6 +392,7 @@ def run_tool(name, *args):
     )
 
 
+@pytest.mark.slow
 def test_run_davis_tool_end_to_end(tmp_path, tiny_davis):
     out = tmp_path / "run"
     r = run_tool(
@@ -556,3 +559,15 @@ def test_run_davis_tool_on_a_real_sequence_without_finetuning(davis, tmp_path):
     # a broken pipeline or the wrong network (the bare VGG16 scores J 0.083 on the val subsample).
     results = json.loads((out / "results.json").read_text())["sequences"]["car-shadow"]
     assert results["J"]["mean"] > 0.70 and results["F"]["mean"] > 0.55, results
+
+
+def test_a_run_folder_in_use_is_refused_at_once(tmp_path, tiny_davis, osvos):
+    """Two run_davis on one folder would mix their masks: the second fails before writing anything."""
+    from osvos_tf.outputs import claim_output_dir
+
+    out = tmp_path / "busy"
+    with claim_output_dir(out), pytest.raises(FileExistsError, match="in use by another osvos run"):
+        benchmarks.run_davis(tiny_davis, out, iterations=1, log=False, osvos=osvos, evaluate=False, progress=False)
+    assert [p.name for p in out.iterdir()] == [".osvos-run.lock"]
+    run = benchmarks.run_davis(tiny_davis, out, iterations=1, log=False, osvos=osvos, evaluate=False, progress=False)
+    assert run.run().out_dir == out  # free again: the lock file left behind is not foreign content

@@ -16,23 +16,24 @@ def run(*args, cwd=None):
     )
 
 
+def _segment(frames_dir, mask, out, *extra):
+    return run("segment", "--frames", str(frames_dir), "--mask", str(mask), "--out", str(out), *extra)
+
+
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory):
     root = tmp_path_factory.mktemp("clip")
     return write_clip(root, n_frames=4, height=48, width=64, seed=1)
 
 
+@pytest.mark.slow
 def test_segment_end_to_end(tiny, tmp_path):
     frames_dir, masks_dir = tiny
     out = tmp_path / "out"
-    r = run(
-        "segment",
-        "--frames",
-        str(frames_dir),
-        "--mask",
-        str(masks_dir / "00000.png"),
-        "--out",
-        str(out),
+    r = _segment(
+        frames_dir,
+        masks_dir / "00000.png",
+        out,
         "--iterations",
         "5",
         "--overlay",
@@ -48,36 +49,14 @@ def test_segment_end_to_end(tiny, tmp_path):
     assert list((tmp_path / "tb").glob("events.out.tfevents.*"))
     # a second run into the same folder is refused, and nothing is touched
     before = (out / "00001.png").read_bytes()
-    r2 = run(
-        "segment",
-        "--frames",
-        str(frames_dir),
-        "--mask",
-        str(masks_dir / "00000.png"),
-        "--out",
-        str(out),
-        "--iterations",
-        "0",
-    )
+    r2 = _segment(frames_dir, masks_dir / "00000.png", out, "--iterations", "0")
     assert r2.returncode == 2 and "not empty" in r2.stderr
     assert (out / "00001.png").read_bytes() == before
 
 
 def test_segment_without_finetuning_from_the_base_weights(tiny, tmp_path):
     frames_dir, masks_dir = tiny
-    r = run(
-        "segment",
-        "--frames",
-        str(frames_dir),
-        "--mask",
-        str(masks_dir / "00000.png"),
-        "--out",
-        str(tmp_path / "base"),
-        "--iterations",
-        "0",
-        "--checkpoint",
-        "base",
-    )
+    r = _segment(frames_dir, masks_dir / "00000.png", tmp_path / "base", "--iterations", "0", "--checkpoint", "base")
     assert r.returncode == 0, r.stderr
     assert "network: base:hed" in r.stdout and "fine-tuning 0 updates" in r.stdout
     assert len(list((tmp_path / "base").glob("*.png"))) == 4
@@ -85,35 +64,15 @@ def test_segment_without_finetuning_from_the_base_weights(tiny, tmp_path):
 
 def test_segment_bad_input_errors(tiny, tmp_path):
     frames_dir, masks_dir = tiny
-    r = run(
-        "segment",
-        "--frames",
-        str(tmp_path / "nope"),
-        "--mask",
-        str(masks_dir / "00000.png"),
-        "--out",
-        str(tmp_path / "o1"),
-    )
+    r = _segment(tmp_path / "nope", masks_dir / "00000.png", tmp_path / "o1")
     assert r.returncode == 2 and "not found" in r.stderr
-    r = run(
-        "segment",
-        "--frames",
-        str(frames_dir),
-        "--mask",
-        str(masks_dir / "00000.png"),
-        "--out",
-        str(tmp_path / "o2"),
-        "--frame-index",
-        "9",
-    )
+    r = _segment(frames_dir, masks_dir / "00000.png", tmp_path / "o2", "--frame-index", "9")
     assert r.returncode == 2 and "out of range" in r.stderr
     empty = tmp_path / "empty.png"
     from PIL import Image
 
     Image.fromarray(np.zeros((48, 64), np.uint8)).save(empty)
-    r = run(
-        "segment", "--frames", str(frames_dir), "--mask", str(empty), "--out", str(tmp_path / "o3"), "--iterations", "2"
-    )
+    r = _segment(frames_dir, empty, tmp_path / "o3", "--iterations", "2")
     assert r.returncode == 2 and "nothing to fine-tune" in r.stderr
 
 
@@ -122,6 +81,7 @@ def test_segment_bad_input_errors(tiny, tmp_path):
 DEMO_IOU_FLOOR = 0.85
 
 
+@pytest.mark.slow
 def test_demo_synthetic(tmp_path):
     r = run("demo", "--out", str(tmp_path / "demo"), "--iterations", "20")
     assert r.returncode == 0, r.stderr
@@ -130,10 +90,6 @@ def test_demo_synthetic(tmp_path):
     assert "network: osvos_davis2016_cpu" in r.stdout  # the shipped parent, not a silent fallback
     iou = float(r.stdout.split("Mean IoU vs ground truth (frames 1..N-2): ")[1].split(";")[0])
     assert iou > DEMO_IOU_FLOOR, r.stdout
-
-
-def _segment(frames_dir, mask, out, *extra):
-    return run("segment", "--frames", str(frames_dir), "--mask", str(mask), "--out", str(out), *extra)
 
 
 def test_output_inside_or_equal_to_the_frame_folder_is_refused(tiny, tmp_path):

@@ -149,6 +149,7 @@ def test_adam_option_takes_adam_steps(clip):
         FineTuneConfig(optimizer="rmsprop")
 
 
+@pytest.mark.slow
 def test_bfloat16_fine_tuning_learns_and_matches_float32(clip, tmp_path):
     """The bfloat16 option trains the same float32 weights: from the same parent, after the same 40 updates,
     its masks agree with the float32 run's on almost every pixel and fit the object as well."""

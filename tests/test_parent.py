@@ -67,6 +67,7 @@ def test_schedule_matches_the_original():
     assert cfg.accumulate == 10 and cfg.momentum == 0.9 and cfg.weight_decay == 2e-4
 
 
+@pytest.mark.slow
 def test_same_config_and_seed_give_the_same_weights(tiny_davis, tmp_path):
     """Measured on a 2-core CPU: same seed 0.0 (bit-identical), another seed 6.4e-3 after 2 updates."""
     from osvos_tf.parent import train_parent
@@ -88,6 +89,7 @@ def fused_loss(model, images, labels):
     return float(deep_supervision_loss(labels, model(images), 0.0)[1])
 
 
+@pytest.mark.slow
 def test_short_run_lowers_the_loss_checkpoints_and_resumes_exactly(tiny_davis, tmp_path):
     """6 Adam updates lower the fused loss on the 8 whole training frames from 0.129 to 0.070 (measured);
     4 updates + a resume to 6 end on exactly the weights of 6 updates in one go."""
@@ -285,6 +287,7 @@ def test_run_records_files_by_identity_not_by_path(tiny_davis, tmp_path):
         train_parent(tiny_davis, out, dataclasses.replace(cfg, init_checkpoint=str(other)), resume=True, progress=False)
 
 
+@pytest.mark.slow
 def test_two_replicas_match_one(tiny_davis, tmp_path):
     """The same 3 updates on 1 replica and on MirroredStrategy over 2 logical CPUs: measured max weight
     difference 1.5e-8 (summation order), against ~1e-4 moved per Adam update."""

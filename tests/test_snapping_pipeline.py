@@ -85,6 +85,7 @@ def run_cli(*args):
     )
 
 
+@pytest.mark.slow
 def test_cli_segment_with_snap_and_preset(tmp_path):
     frames_dir, masks_dir = write_clip(tmp_path / "clip", n_frames=3, height=48, width=64, seed=2)
     r = run_cli(

@@ -20,6 +20,7 @@ def clip_files(tmp_path_factory):
     return write_clip(tmp_path_factory.mktemp("clip"), n_frames=3, height=48, width=64, seed=4)
 
 
+@pytest.mark.slow
 def test_report_is_consistent(clip_files):
     from osvos_tf import OSVOS
     from osvos_tf.frames import list_frames
@@ -93,6 +94,7 @@ def test_fit_records_the_time_of_each_update(clip_files):
     assert sum(state.step_seconds) <= state.seconds
 
 
+@pytest.mark.slow
 def test_bench_tool_quick(clip_files, tmp_path):
     frames_dir, masks_dir = clip_files
     out = tmp_path / "bench.json"

@@ -45,6 +45,7 @@ from osvos_tf.benchmarks.run_folder import (
 )
 from osvos_tf.config import BilateralParams, ContourSnapParams, FineTuneConfig
 from osvos_tf.davis import annotation_dir, jpeg_dir, list_davis_sequences, load_db_info, sequence_inputs
+from osvos_tf.outputs import claim_output_dir
 from osvos_tf.parents import ParentSource, resolve_parent
 
 _LOG_PREFIX = "[run_davis]"
@@ -214,11 +215,12 @@ def run_davis(
         davis_name = davis_root.resolve().name
         return RunSettings(parent.id, budget.preset, budget.config, mode, params[mode], set_name, davis_name)
 
-    folders = _open_folders(out_dir, budgets, modes, settings)
-    todo = _prepare_folders(folders, inputs)
-    work = _Work(osvos, parent, shared, params, progress, _logger(log))
-    for k, (seq, (frames, mask)) in enumerate(inputs.items(), start=1):
-        _run_sequence(work, seq, frames, mask, budgets, folders, todo[seq], f"sequence {k}/{len(inputs)} {seq}")
+    with claim_output_dir(out_dir, overwrite=True):  # a second run_davis on this folder fails at once
+        folders = _open_folders(out_dir, budgets, modes, settings)
+        todo = _prepare_folders(folders, inputs)
+        work = _Work(osvos, parent, shared, params, progress, _logger(log))
+        for k, (seq, (frames, mask)) in enumerate(inputs.items(), start=1):
+            _run_sequence(work, seq, frames, mask, budgets, folders, todo[seq], f"sequence {k}/{len(inputs)} {seq}")
     headings = len(budgets) > 1, len(modes) > 1
     if not evaluate:
         return DavisRuns(tuple(_run_of(f, None) for f in folders))
