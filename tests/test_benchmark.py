@@ -563,11 +563,27 @@ def test_run_davis_tool_on_a_real_sequence_without_finetuning(davis, tmp_path):
 
 def test_a_run_folder_in_use_is_refused_at_once(tmp_path, tiny_davis, osvos):
     """Two run_davis on one folder would mix their masks: the second fails before writing anything."""
-    from osvos_tf.outputs import claim_output_dir
+    import subprocess
+    import sys
 
     out = tmp_path / "busy"
-    with claim_output_dir(out), pytest.raises(FileExistsError, match="in use by another osvos run"):
-        benchmarks.run_davis(tiny_davis, out, iterations=1, log=False, osvos=osvos, evaluate=False, progress=False)
-    assert [p.name for p in out.iterdir()] == [".osvos-run.lock"]
+    holder = subprocess.Popen(  # another process holds the folder, as a running run_davis does
+        [
+            sys.executable,
+            "-c",
+            f"from osvos_tf.outputs import claim_output_dir\nwith claim_output_dir({str(out)!r}):"
+            "\n    print('held', flush=True)\n    input()",
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        with pytest.raises(FileExistsError, match="in use by another osvos run"):
+            benchmarks.run_davis(tiny_davis, out, iterations=1, log=False, osvos=osvos, evaluate=False, progress=False)
+        assert [p.name for p in out.iterdir()] == [".osvos-run.lock"]
+    finally:
+        holder.communicate("\n", timeout=60)
     run = benchmarks.run_davis(tiny_davis, out, iterations=1, log=False, osvos=osvos, evaluate=False, progress=False)
     assert run.run().out_dir == out  # free again: the lock file left behind is not foreign content

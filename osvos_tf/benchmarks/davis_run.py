@@ -215,8 +215,8 @@ def run_davis(
         davis_name = davis_root.resolve().name
         return RunSettings(parent.id, budget.preset, budget.config, mode, params[mode], set_name, davis_name)
 
+    folders = _open_folders(out_dir, budgets, modes, settings)  # checks only: nothing written yet
     with claim_output_dir(out_dir, overwrite=True):  # a second run_davis on this folder fails at once
-        folders = _open_folders(out_dir, budgets, modes, settings)
         todo = _prepare_folders(folders, inputs)
         work = _Work(osvos, parent, shared, params, progress, _logger(log))
         for k, (seq, (frames, mask)) in enumerate(inputs.items(), start=1):
