@@ -231,6 +231,7 @@ class OSVOS:
             log_dir,
             progress,
             hook if callback is not None or keep else None,
+            record={"parent": self.parent.describe()},
         )
         shapes = tuple((int(m.shape[0]), int(m.shape[1])) for m in masks_np)
         weights = NetworkWeights.of(self._model)

@@ -77,8 +77,9 @@ def claim_output_dir(
     Checks, before any long work: the folder is not a frame folder (:func:`check_not_frame_folder`), the
     frames' names are unique (:func:`check_unique_names`), the folder is empty unless ``overwrite``
     (:func:`prepare_output_dir`), and no other process holds it: a second run on a folder in use fails at
-    once. The claim is an exclusive ``flock`` on ``folder/.osvos-run.lock`` (released when the process
-    ends, even by kill -9); claims by the same process nest.
+    once. The claim is an exclusive ``flock`` on ``folder/.osvos-run.lock``, removed at the end (a process
+    killed with -9 leaves the file, but the kernel releases its lock, and the file does not count as content);
+    claims by the same process nest.
 
     Raises:
         ValueError, FileExistsError, OSError: as the checks above; FileExistsError for a folder in use.
@@ -105,6 +106,8 @@ def claim_output_dir(
         yield Path(folder)
     finally:
         del _held[path]
+        with contextlib.suppress(OSError):
+            (path / LOCK_NAME).unlink()  # still holding the lock: no other run can be between its checks
         handle.close()  # releases the flock
 
 

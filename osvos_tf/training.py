@@ -210,6 +210,7 @@ def finetune(
     log_dir: str | os.PathLike | None = None,
     progress: bool = True,
     callback: Callable[[int, float], object] | None = None,
+    record: dict | None = None,
 ) -> FitHistory:
     """Fine-tune ``model`` in place on annotated frames, with the original one-shot recipe.
 
@@ -229,6 +230,7 @@ def finetune(
             weights of that point (e.g. to evaluate a learning curve in one run); ``seconds`` is the wall
             time of the fine-tuning so far without the callbacks' own time. The callbacks' time counts
             towards ``time_budget_s`` and the returned ``seconds``, not towards the step times.
+        record: JSON-able fields saved with the config in ``log_dir/config.json`` (e.g. the parent's id).
     """
     rng = np.random.default_rng(config.seed)
     variants = [v for f, m in zip(frames, masks) for v in augmented_variants(f, m, config.scales, config.flip)]
@@ -242,7 +244,7 @@ def finetune(
     optimizer.learning_rate.assign(config.learning_rate)
     update = make_update_fn(train_model, optimizer)
     side_weight = tf.constant(config.side_loss_weight, tf.float32)
-    writer = _summary_writer(log_dir, config)
+    writer = _summary_writer(log_dir, config, record or {})
     image_every = max(1, config.iterations // 10)
 
     bar = Progress(config.iterations, "fine-tune", enabled=progress)
@@ -294,13 +296,13 @@ def _training_inputs(model, images: list, freeze_blocks: int):
     return head, inputs
 
 
-def _summary_writer(log_dir: str | os.PathLike | None, config):
+def _summary_writer(log_dir: str | os.PathLike | None, config, record: dict):
     """A TensorBoard writer on ``log_dir`` with the config saved as ``config.json`` next to the events (None:
     no logging)."""
     if log_dir is None:
         return None
     Path(log_dir).mkdir(parents=True, exist_ok=True)
-    save_config(config, Path(log_dir) / "config.json")
+    save_config(config, Path(log_dir) / "config.json", **record)
     return tf.summary.create_file_writer(str(log_dir))
 
 

@@ -111,8 +111,10 @@ def test_a_folder_in_use_by_another_run_is_refused_at_once(tiny, tmp_path):
         r = _segment(frames_dir, masks_dir / "00000.png", out, "--iterations", "0", "--overwrite")
     assert r.returncode == 2 and "in use by another osvos run (pid" in r.stderr, r.stderr
     assert not list(out.glob("*.png"))
-    r = _segment(frames_dir, masks_dir / "00000.png", out, "--iterations", "0")  # free again; the lock file
-    assert r.returncode == 0, r.stderr  # left behind does not count as content
+    (out / ".osvos-run.lock").write_text("pid 1\n")  # as a run killed with -9 leaves it: not content, not held
+    r = _segment(frames_dir, masks_dir / "00000.png", out, "--iterations", "0")
+    assert r.returncode == 0, r.stderr
+    assert not (out / ".osvos-run.lock").exists() and len(list(out.glob("*.png"))) == 4  # removed at the end
 
 
 def test_bad_frames_are_found_before_fine_tuning(tiny, tmp_path):

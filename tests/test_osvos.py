@@ -87,7 +87,11 @@ def test_tensorboard_logging(base, clip, tmp_path):
     frames, masks = clip
     base.fit_one_shot(frames[0], masks[0], iterations=3, log_dir=tmp_path / "tb", progress=False)
     assert list((tmp_path / "tb").glob("events.out.tfevents.*"))
-    assert (tmp_path / "tb" / "config.json").is_file()
+    import json
+
+    record = json.loads((tmp_path / "tb" / "config.json").read_text())
+    assert record["type"] == "FineTuneConfig" and record["iterations"] == 3
+    assert record["_extra"]["parent"] == {"id": "base:hed", "kind": "base", "sha256": None}  # no machine path
 
 
 def test_iterations_zero_keeps_the_parent(base, clip):
