@@ -395,41 +395,19 @@ def run_tool(name, *args):
 @pytest.mark.slow
 def test_run_davis_tool_end_to_end(tmp_path, tiny_davis):
     out = tmp_path / "run"
-    r = run_tool(
-        "run_davis.py",
-        "--davis",
-        tiny_davis,
-        "--out",
-        out,
-        "--sequences",
-        "seq-b",
-        "--iterations",
-        2,
-        "--workers",
-        1,
-        "--quiet",
-    )
+
+    def seq_b(*extra):
+        args = ("--davis", tiny_davis, "--out", out, "--sequences", "seq-b", "--iterations", 2, "--workers", 1)
+        return run_tool("run_davis.py", *args, "--quiet", *extra)
+
+    r = seq_b()
     assert r.returncode == 0, r.stderr
     assert "Overall" in r.stdout and "sequence 1/1 seq-b (5 frames): fine-tuning 2 iterations" in r.stderr
     assert len(list((out / "seq-b").glob("*.png"))) == N_FRAMES
     assert json.loads((out / "timing.json").read_text())["sequences"]["seq-b"]["iterations"] == 2
     assert set(json.loads((out / "results.json").read_text())["sequences"]) == {"seq-b"}
     # resuming loads no network and re-evaluates
-    r = run_tool(
-        "run_davis.py",
-        "--davis",
-        tiny_davis,
-        "--out",
-        out,
-        "--sequences",
-        "seq-b",
-        "--iterations",
-        2,
-        "--workers",
-        1,
-        "--quiet",
-        "--no-t",
-    )
+    r = seq_b("--no-t")
     assert r.returncode == 0, r.stderr
     assert "finished in an earlier run, skipped" in r.stderr and "Overall" in r.stdout
     # several budgets: one folder each

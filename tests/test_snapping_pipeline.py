@@ -142,17 +142,8 @@ def test_run_davis_with_several_snap_modes(tmp_path, tiny_davis):
     osvos = OSVOS(checkpoint="base", config=FineTuneConfig())
     out = tmp_path / "run"
     log = io.StringIO()
-    runs = benchmarks.run_davis(
-        tiny_davis,
-        out,
-        iterations=2,
-        snap=["none", "bilateral"],
-        workers=1,
-        progress=False,
-        log=log,
-        osvos=osvos,
-        stream=io.StringIO(),
-    )
+    both = {"iterations": 2, "snap": ["none", "bilateral"], "workers": 1, "progress": False, "osvos": osvos}
+    runs = benchmarks.run_davis(tiny_davis, out, log=log, stream=io.StringIO(), **both)
     assert runs.modes == ("none", "bilateral") and sorted(p.name for p in out.iterdir()) == ["bilateral", "none"]
     assert "segmentation ms/frame (incl. snapping and PNG): none" in log.getvalue()
     for mode in runs.modes:
@@ -177,17 +168,7 @@ def test_run_davis_with_several_snap_modes(tmp_path, tiny_davis):
     ]
     assert any(differ)
     # every mode finished: a second call skips everything; one mode folder is a resumable single-mode run
-    again = benchmarks.run_davis(
-        tiny_davis,
-        out,
-        iterations=2,
-        snap=["none", "bilateral"],
-        workers=1,
-        progress=False,
-        log=False,
-        osvos=osvos,
-        evaluate=False,
-    )
+    again = benchmarks.run_davis(tiny_davis, out, log=False, evaluate=False, **both)
     assert all(r.ran == [] and r.skipped == list(SEQS) for r in again)
     single = benchmarks.run_davis(
         tiny_davis,
