@@ -7,10 +7,12 @@ Architecture, as in the original Caffe release:
   no pool5 and no fully-connected layers. :func:`vgg_trunk` builds it, here and for the contour network
   (:mod:`osvos_tf.contours`).
 * Side paths on conv2_2, conv3_3, conv4_3 and conv5_3 (strides s = 2, 4, 8, 16): a 3x3 conv to 16
-  channels with no activation (``side{k}_prep``), a fixed bilinear transposed conv with kernel 2s and stride
-  s (``side{k}_upsample``), and a crop back to the input size (``side{k}_crop``).
-* ``fuse``: the 4 x 16 upsampled channels concatenated, then a 1x1 conv to one channel: logits at the
-  input's full resolution.
+  channels with no activation (``side{k}_prep``), then (in the original) a fixed bilinear transposed conv with
+  kernel 2s and stride s and a crop back to the input size.
+* ``fuse`` (:class:`SideFuse`): the original concatenates the 4 x 16 upsampled channels and applies a 1x1 conv
+  to one channel: logits at the input's full resolution. osvos_tf computes the same function with the 1x1
+  conv applied to each side's 16 channels before the (linear, per-channel) upsampling and crop, so one
+  channel per side is upsampled instead of 16. The weights are the same (kernel (1, 1, 64, 1), bias).
 * For parent training, four deep-supervision outputs: a 1x1 conv 16 -> 1 on each prep output
   (``side{k}_score``), upsampled and cropped the same way.
 
@@ -86,6 +88,37 @@ def bilinear_kernel(stride: int) -> np.ndarray:
     return np.outer(w, w).astype(np.float32)
 
 
+def bilinear_upsample(x, stride: int, kernel=None):
+    """The fixed bilinear transposed conv of the side paths, on each channel alone.
+
+    Args:
+        x: float (B, h, w, C).
+        stride: s; the kernel is (2s, 2s), :func:`bilinear_kernel`.
+        kernel: the (2s, 2s, 1, 1) kernel as a tensor or variable (default: :func:`bilinear_kernel`).
+
+    Returns:
+        (B, s*(h+1), s*(w+1), C) in x's dtype, as Caffe's Deconvolution with no padding and ``group = C``.
+    """
+    import tensorflow as tf  # the transposed conv with an explicit output shape is TF-specific
+
+    s = int(stride)
+    if kernel is None:
+        kernel = bilinear_kernel(s).reshape(2 * s, 2 * s, 1, 1)
+    shape = tf.shape(x)
+    b, h, w, c = shape[0], shape[1], shape[2], shape[3]
+    out_h, out_w = s * (h + 1), s * (w + 1)
+    if x.shape[-1] == 1:  # one channel (the fused side scores): no transposes needed
+        return tf.nn.conv2d_transpose(
+            x, tf.cast(kernel, x.dtype), tf.stack([b, out_h, out_w, 1]), strides=s, padding="VALID"
+        )
+    # channels into the batch axis: one 1-channel transposed conv serves every channel
+    x1 = tf.reshape(tf.transpose(x, [0, 3, 1, 2]), tf.stack([b * c, h, w, 1]))
+    y = tf.nn.conv2d_transpose(
+        x1, tf.cast(kernel, x.dtype), tf.stack([b * c, out_h, out_w, 1]), strides=s, padding="VALID"
+    )
+    return tf.transpose(tf.reshape(y, tf.stack([b, c, out_h, out_w])), [0, 2, 3, 1])
+
+
 @keras.saving.register_keras_serializable(package="osvos_tf")
 class BilinearUpsample(layers.Layer):
     """Fixed (non-trainable) bilinear transposed conv, kernel 2s, stride s, applied to each channel.
@@ -110,19 +143,7 @@ class BilinearUpsample(layers.Layer):
         )
 
     def call(self, x):
-        import tensorflow as tf  # the transposed conv with an explicit output shape is TF-specific
-
-        s = self.stride
-        shape = tf.shape(x)
-        b, h, w, c = shape[0], shape[1], shape[2], shape[3]
-        # channels into the batch axis: one 1-channel transposed conv serves every channel
-        x1 = tf.reshape(tf.transpose(x, [0, 3, 1, 2]), tf.stack([b * c, h, w, 1]))
-        out_h, out_w = s * (h + 1), s * (w + 1)
-        y = tf.nn.conv2d_transpose(
-            x1, tf.cast(self.kernel, x.dtype), tf.stack([b * c, out_h, out_w, 1]), strides=s, padding="VALID"
-        )
-        y = tf.transpose(tf.reshape(y, tf.stack([b, c, out_h, out_w])), [0, 2, 3, 1])
-        return y
+        return bilinear_upsample(x, self.stride, self.kernel)
 
     def compute_output_shape(self, input_shape):
         b, h, w, c = input_shape
@@ -157,6 +178,58 @@ class CropLike(layers.Layer):
 
     def get_config(self):
         return {**super().get_config(), "offset": self.offset}
+
+
+@keras.saving.register_keras_serializable(package="osvos_tf")
+class SideFuse(layers.Layer):
+    """The ``fuse`` layer: the original's 1x1 conv over the concatenated, upsampled and cropped side maps,
+    computed with the upsampling moved after the conv.
+
+    The original concatenates the four side paths' 16-channel maps at full resolution and applies a 1x1 conv
+    (kernel (1, 1, 64, 1), bias). Upsampling and cropping are linear and act on each channel alone, so each
+    side's 16 rows of the kernel are applied at that side's own resolution, and one channel per side is
+    upsampled and cropped; the four results are summed. The same function (up to float rounding), with a
+    sixteenth of the full-resolution work. The weights are those of the Conv2D it replaces, in the same
+    order (kernel (1, 1, 64, 1), bias (1,)), so checkpoints are unchanged.
+
+    Inputs: ``[prep_1, ..., prep_n, image]``: prep_k (B, h_k, w_k, channels), the output of side path k
+    (stride ``strides[k]``: h_k = ceil(H / s)), and the network input (B, H, W, 3), for the output size.
+    Output: float logits (B, H, W, 1) in the layer's compute dtype (float32 in OSVOS).
+    """
+
+    def __init__(self, strides=(2, 4, 8, 16), channels: int = 16, seed: int | None = None, **kwargs):
+        super().__init__(**kwargs)
+        self.strides = tuple(int(t) for t in strides)
+        self.channels = int(channels)
+        self.seed = seed
+
+    def build(self, input_shape):
+        n = len(self.strides) * self.channels
+        self.kernel = self.add_weight(
+            name="kernel",
+            shape=(1, 1, n, 1),
+            initializer=keras.initializers.RandomNormal(stddev=0.001, seed=self.seed),
+        )
+        self.bias = self.add_weight(name="bias", shape=(1,), initializer="zeros")
+
+    def call(self, inputs):
+        *preps, image = inputs
+        size = ops.shape(image)
+        total = None
+        for k, (prep, s) in enumerate(zip(preps, self.strides)):
+            rows = self.kernel[:, :, k * self.channels : (k + 1) * self.channels, :]
+            score = ops.conv(ops.cast(prep, self.compute_dtype), ops.cast(rows, self.compute_dtype))
+            o = s // 2  # the crop offset (see the module docstring)
+            side = bilinear_upsample(score, s)[:, o : o + size[1], o : o + size[2], :]
+            total = side if total is None else total + side
+        return total + ops.cast(self.bias, self.compute_dtype)
+
+    def compute_output_shape(self, input_shapes):
+        image_shape = input_shapes[-1]
+        return (image_shape[0], image_shape[1], image_shape[2], 1)
+
+    def get_config(self):
+        return {**super().get_config(), "strides": list(self.strides), "channels": self.channels, "seed": self.seed}
 
 
 def _layer_seed(seed: int | None, name: str) -> int | None:
@@ -251,8 +324,7 @@ def _wire(get: LayerGetter, image, cached: dict, side_outputs: bool, policy: str
     prep_maps, score_maps = [], []
     for block, stride in SIDE_STRIDES.items():
         prep = _layer(get, _new_conv, f"side{block}_prep", SIDE_CHANNELS, 3, dtype=p, seed=seed)(features[block])
-        up = _layer(get, BilinearUpsample, f"side{block}_upsample", stride, dtype=p)(prep)
-        prep_maps.append(_layer(get, CropLike, f"side{block}_crop", stride // 2, dtype=p)([up, image]))
+        prep_maps.append(prep)
         if side_outputs:
             score = _layer(get, _new_conv, f"side{block}_score", 1, 1, dtype="float32", seed=seed)(prep)
             score_up = _layer(get, BilinearUpsample, f"side{block}_score_upsample", stride, dtype="float32")(score)
@@ -260,8 +332,11 @@ def _wire(get: LayerGetter, image, cached: dict, side_outputs: bool, policy: str
                 _layer(get, CropLike, f"side{block}_score_crop", stride // 2, dtype="float32")([score_up, image])
             )
 
-    concat = _layer(get, layers.Concatenate, "fuse_concat", axis=-1, dtype=p)(prep_maps)
-    fused_logits = _layer(get, _new_conv, "fuse", 1, 1, dtype="float32", seed=seed)(concat)
+    strides = tuple(SIDE_STRIDES.values())
+    fuse_seed = _layer_seed(seed, "fuse")  # the draw of the Conv2D it replaces: same shape, same seed
+    fused_logits = _layer(get, SideFuse, "fuse", strides, SIDE_CHANNELS, seed=fuse_seed, dtype="float32")(
+        [*prep_maps, image]
+    )
     return [fused_logits, *score_maps] if side_outputs else fused_logits
 
 

@@ -64,10 +64,60 @@ def test_bilinear_kernel_values():
 
 def test_upsampling_is_frozen_and_bilinear(model):
     for block, stride in SIDE_STRIDES.items():
-        layer = model.get_layer(f"side{block}_upsample")
+        layer = model.get_layer(f"side{block}_score_upsample")
         assert not layer.trainable_weights
         assert layer.non_trainable_weights
         np.testing.assert_array_equal(np.asarray(layer.kernel)[:, :, 0, 0], bilinear_kernel(stride))
+    fuse = model.get_layer("fuse")  # upsamples with the same fixed kernel, and trains only its 1x1 conv
+    assert [tuple(w.shape) for w in fuse.trainable_weights] == [(1, 1, 64, 1), (1,)] and not fuse.non_trainable_weights
+
+
+def _original_fuse(prep_maps, image, kernel, bias):
+    """The original's fuse, as Keras layers: each side's 16 channels upsampled and cropped at full resolution,
+    concatenated, then the 1x1 conv (the graph osvos_tf had before SideFuse)."""
+    import keras
+
+    ups = [CropLike(s // 2)([BilinearUpsample(s)(p), image]) for p, s in zip(prep_maps, SIDE_STRIDES.values())]
+    conv = keras.layers.Conv2D(1, 1)
+    conv.build((None, None, None, 64))
+    conv.set_weights([kernel, bias])
+    return np.asarray(conv(keras.layers.Concatenate()(ups)))
+
+
+@pytest.mark.parametrize("hw", [(16, 16), (37, 53), (480, 854)])
+def test_fuse_before_upsampling_equals_the_original_fuse(hw):
+    """SideFuse (1x1 conv per side at low resolution, then one channel upsampled) is the original's
+    concat-upsample-crop-conv to float32 rounding, on random side maps at small, odd and DAVIS sizes."""
+    from osvos_tf.model import SideFuse
+
+    rng = np.random.default_rng(hw[0])
+    h, w = hw
+    image = np.zeros((1, h, w, 3), np.float32)
+    preps = [rng.normal(0, 30, (1, -(-h // s), -(-w // s), 16)).astype(np.float32) for s in SIDE_STRIDES.values()]
+    kernel = rng.normal(0, 0.05, (1, 1, 64, 1)).astype(np.float32)
+    bias = np.array([0.3], np.float32)
+    fuse = SideFuse(tuple(SIDE_STRIDES.values()), 16)
+    fuse.build([p.shape for p in preps] + [image.shape])
+    fuse.set_weights([kernel, bias])
+    got = np.asarray(fuse([*preps, image]))
+    want = _original_fuse(preps, image, kernel, bias)
+    assert got.shape == want.shape == (1, h, w, 1)
+    scale = np.abs(want).max()
+    np.testing.assert_allclose(got, want, rtol=0, atol=2e-6 * scale)  # measured: ~3e-7 x the largest logit
+
+
+def test_checkpoints_of_the_original_fuse_load_unchanged():
+    """The shipped parent was saved by the concat-then-conv network (it still holds side*_upsample kernels):
+    it loads strictly, and its fuse weights are the conv's."""
+    from osvos_tf.parents import preset_path
+    from osvos_tf.weights import load_checkpoint, read_checkpoint
+
+    weights, _ = read_checkpoint(preset_path("osvos_davis2016_cpu"))
+    assert "side2_upsample" in weights  # written by the old graph
+    m = build_osvos(side_outputs=True)
+    load_checkpoint(m, preset_path("osvos_davis2016_cpu"))  # strict
+    for got, want in zip(m.get_layer("fuse").get_weights(), weights["fuse"]):
+        np.testing.assert_array_equal(got, want)
 
 
 def _numpy_transposed_upsample(x, s):
@@ -287,8 +337,10 @@ def test_model_config_and_keras_file_round_trip(side_outputs, tmp_path):
     m.save(path)
     loaded = keras.saving.load_model(path)
     assert [layer.name for layer in loaded.layers] == [layer.name for layer in m.layers]
-    assert type(loaded.get_layer("side3_upsample")) is BilinearUpsample
-    assert not loaded.get_layer("side3_upsample").trainable_weights
+    assert type(loaded.get_layer("fuse")).__name__ == "SideFuse"
+    if side_outputs:
+        assert type(loaded.get_layer("side3_score_upsample")) is BilinearUpsample
+        assert not loaded.get_layer("side3_score_upsample").trainable_weights
     for a, b in zip(reference, _outputs(loaded, x)):
         np.testing.assert_array_equal(a, b)
     trunk, head = split_frozen(loaded, 3)  # by layer name: the loaded model keeps them
