@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The installed package, not the checkout: build the wheel and the sdist, check both carry the shipped parent,
-# install the wheel into a fresh virtual environment outside the checkout, and from another folder run OSVOS()
-# and `osvos segment` on a tiny clip, asserting that the shipped parent (from the venv) was used.
+# install the wheel into a fresh virtual environment outside the checkout, and from another folder run OSVOS(),
+# `osvos segment` on a tiny clip and `osvos demo`, asserting that the shipped parent (from the venv) was used.
 # The venv sees the already-installed dependencies (--system-site-packages, so TensorFlow is not downloaded
 # again); osvos_tf itself must come from the wheel, which the checks below assert.
 set -euo pipefail
@@ -42,4 +42,7 @@ out=$("$work/venv/bin/osvos" segment --frames clip/frames --mask clip/masks/0000
 echo "$out"
 grep -q "network: osvos_davis2016_cpu" <<< "$out" || { echo "osvos segment did not use the shipped parent"; exit 1; }
 [ "$(ls masks/*.png | wc -l)" -eq 3 ] || { echo "expected 3 masks"; exit 1; }
+demo=$("$work/venv/bin/osvos" demo --out demo --iterations 5)  # the README's main job, from the wheel
+echo "$demo"
+grep -q "network: osvos_davis2016_cpu" <<< "$demo" || { echo "osvos demo did not use the shipped parent"; exit 1; }
 echo "wheel check passed"
