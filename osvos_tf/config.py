@@ -3,10 +3,13 @@
 Every checkpoint and TensorBoard run written by osvos_tf stores the config that produced it as JSON
 (:func:`save_config`), so a result can always be traced back to its settings.
 
-Learning rates: the original code sums the loss over the pixels of an image and trains at 1e-8. osvos_tf
-averages over the pixels instead (the gradient no longer grows with the image size), so its learning
-rates are the original ones times 854 x 480 (the DAVIS 480p frame): ``1e-8 * 854 * 480 = 4.0992e-3``.
-On a full 854x480 frame both formulations give the same update.
+Loss normalisation, in one place: the original code sums the loss over the pixels of an image and trains at
+lr 1e-8 with L2 decay 2e-4 added to that summed gradient. osvos_tf averages the loss over the pixels instead
+(the gradient no longer grows with the image size), so both terms are rescaled by :data:`LOSS_PIXELS`
+(854 x 480, the DAVIS 480p frame): learning rates are the original's times LOSS_PIXELS
+(``1e-8 * 854 * 480 = 4.0992e-3``), and the configs keep the original's decay coefficients, which the
+optimizer applies divided by LOSS_PIXELS (:func:`decay_for_mean_loss`). On a full 854x480 frame the update
+is then the original's, in its loss and its decay term (tested).
 """
 
 from __future__ import annotations
@@ -16,8 +19,18 @@ import json
 import os
 from typing import Any
 
+#: Pixels of the frame on which the pixel-averaged loss reproduces the original pixel-summed one (DAVIS 480p).
+LOSS_PIXELS = 854 * 480
+
 #: 1e-8 (the original learning rate with a pixel-summed loss) scaled to a pixel-averaged loss at 854x480.
-ORIGINAL_LR_MEAN_LOSS = 1e-8 * 854 * 480
+ORIGINAL_LR_MEAN_LOSS = 1e-8 * LOSS_PIXELS
+
+
+def decay_for_mean_loss(weight_decay: float) -> float:
+    """The L2 coefficient to add to the gradient of the pixel-averaged loss, for a config's ``weight_decay``
+    (the original's coefficient on its pixel-summed loss): ``weight_decay / LOSS_PIXELS``, so that
+    ``lr_mean * (g_mean + wd_mean * w) == lr_sum * (g_sum + weight_decay * w)`` on a 480p frame."""
+    return float(weight_decay) / LOSS_PIXELS
 
 #: Optimizers of fine-tuning and parent training: 'sgd' (with momentum, the original) and 'adam'.
 OPTIMIZERS = ("sgd", "adam")
@@ -52,7 +65,9 @@ class FineTuneConfig:
             over an hour per sequence on a 2-core CPU; the default here is a CPU-sized budget, see README.
         learning_rate: for the pixel-averaged loss (see the module docstring); constant, as the original.
         momentum, weight_decay: SGD with momentum; L2 weight decay on kernels only (Caffe-style: added
-            to the gradient before the learning-rate multiplier).
+            to the gradient before the learning-rate multiplier). ``weight_decay`` is the original's
+            coefficient (2e-4, on its pixel-summed loss), applied to the pixel-averaged loss as
+            :func:`decay_for_mean_loss` (see the module docstring).
         scales: random rescaling of the training frame, as the original's offline augmentation.
         flip: random horizontal flip.
         side_loss_weight: weight of the four deep-supervision side losses (the original fine-tunes the

@@ -24,7 +24,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from osvos_tf.config import OPTIMIZERS, FineTuneConfig, LrMultipliers, save_config
+from osvos_tf.config import OPTIMIZERS, FineTuneConfig, LrMultipliers, decay_for_mean_loss, save_config
 from osvos_tf.data import augmented_variants
 from osvos_tf.losses import deep_supervision_loss
 from osvos_tf.model import layer_kind, split_frozen
@@ -56,7 +56,9 @@ class GroupedOptimizer:
         multipliers: learning-rate multipliers per kind of layer.
         kind: 'sgd' (the original) or 'adam'.
         momentum: SGD momentum.
-        weight_decay: L2 coefficient on kernels, added to the gradient (``g + wd * w``).
+        weight_decay: the original's L2 coefficient on kernels (for its pixel-summed loss); added to the
+            gradient of the pixel-averaged loss as ``g + decay_for_mean_loss(weight_decay) * w``, which makes
+            the update the original's on a 480p frame (:mod:`osvos_tf.config`).
 
     The base learning rate is the variable :attr:`learning_rate`; assign it before each update.
     Must be created inside the same ``tf.distribute`` strategy scope as the model.
@@ -69,6 +71,7 @@ class GroupedOptimizer:
             raise ValueError(f"optimizer kind must be one of {OPTIMIZERS}, got {kind!r}.")
         self.learning_rate = tf.Variable(0.0, trainable=False, dtype=tf.float32, name="base_learning_rate")
         self.weight_decay = float(weight_decay)
+        self.decay = decay_for_mean_loss(weight_decay)  # what is added to the pixel-averaged gradient
         groups = variable_groups(model, multipliers)
         self.variables = [v for v, _, _ in groups]
         self._decays = [d for _, _, d in groups]
@@ -92,7 +95,7 @@ class GroupedOptimizer:
     def apply(self, grads: Sequence[tf.Tensor]) -> None:
         """One update from ``grads`` (aligned with :attr:`variables`; summed over replicas by Keras)."""
         replicas = tf.distribute.get_strategy().num_replicas_in_sync
-        wd = self.weight_decay / replicas
+        wd = self.decay / replicas
         per_group: list[tuple[list, list]] = [([], []) for _ in self.optimizers]
         for grad, var, decays, group in zip(grads, self.variables, self._decays, self._group_of):
             if grad is None:

@@ -4,7 +4,7 @@ the divergence check. On a tiny model whose layer names pick the learning-rate g
 import numpy as np
 import pytest
 
-from osvos_tf.config import LrMultipliers
+from osvos_tf.config import LOSS_PIXELS, LrMultipliers, decay_for_mean_loss
 from osvos_tf.training import (
     GroupedOptimizer,
     check_finite_loss,
@@ -65,7 +65,7 @@ def test_accumulated_update_averages_the_gradients_then_decays_the_kernels():
     from osvos_tf.losses import deep_supervision_loss
 
     model = tiny_model()
-    lr, wd = 0.1, 0.05
+    lr, wd = 0.1, 0.05 * LOSS_PIXELS  # a decay of 0.05 on the pixel-averaged gradient
     opt = GroupedOptimizer(model, UNIFORM, "sgd", momentum=0.0, weight_decay=wd)
     opt.learning_rate.assign(lr)
     batch = samples(3)
@@ -81,7 +81,7 @@ def test_accumulated_update_averages_the_gradients_then_decays_the_kernels():
     loss = make_accumulated_update_fn(model, opt)(batch, 1.0)
     assert loss == pytest.approx(np.mean(losses), rel=1e-6)
     for var, w0, decay, *gs in zip(opt.variables, before, decays, *grads):
-        expected = w0 - lr * (np.mean(gs, axis=0) + (wd * w0 if decay else 0.0))
+        expected = w0 - lr * (np.mean(gs, axis=0) + (decay_for_mean_loss(wd) * w0 if decay else 0.0))
         np.testing.assert_allclose(np.asarray(var), expected, rtol=1e-5, atol=1e-6)
 
 
@@ -109,3 +109,53 @@ def test_empty_accumulation_and_divergence_are_reported():
     check_finite_loss(0.3, "Contour training", 4)
     with pytest.raises(FloatingPointError, match="Contour training diverged at update 4: loss nan"):
         check_finite_loss(float("nan"), "Contour training", 4)
+
+
+def test_mean_loss_update_is_the_original_summed_loss_update_on_a_480p_frame():
+    """On an 854x480 frame, one SGD step of osvos_tf (pixel-averaged loss, lr x 854 * 480, decay applied as
+    2e-4 / (854 * 480)) equals the original's (pixel-summed loss, lr, decay 2e-4), with the per-layer
+    multipliers: the data term with decay off, and the decay term alone (zero data gradient). Both sides are
+    linear in lr; the original's 1e-8 would move float32 weights by less than their rounding, so both terms are
+    checked at lr 1 (ORIGINAL_LR_MEAN_LOSS * 1e8 on our side)."""
+    import numpy as np
+    import tensorflow as tf
+
+    from osvos_tf.config import LOSS_PIXELS, ORIGINAL_LR_MEAN_LOSS, LrMultipliers
+    from osvos_tf.losses import balanced_bce_with_logits
+    from osvos_tf.model import build_osvos
+    from osvos_tf.training import GroupedOptimizer, variable_groups
+
+    rng = np.random.default_rng(0)
+    image = tf.constant(rng.normal(0, 50, (1, 480, 854, 3)).astype(np.float32))
+    label = np.zeros((1, 480, 854, 1), np.float32)
+    label[:, 100:300, 200:500] = 1.0
+    multipliers = LrMultipliers()
+
+    def grads(model):
+        with tf.GradientTape() as tape:
+            loss = tf.reduce_mean(balanced_bce_with_logits(label, model(image, training=True)))
+        return tape.gradient(loss, [v for v, _, _ in variable_groups(model, multipliers)])
+
+    for weight_decay, zero_data, lr_sum in ((0.0, False, 1.0), (2e-4, True, 1.0)):
+        model = build_osvos(seed=1)
+        groups = variable_groups(model, multipliers)
+        before = [np.asarray(v) for v, _, _ in groups]
+        g_mean = [tf.zeros_like(b) if zero_data else g for g, b in zip(grads(model), before)]
+        # the summed loss is LOSS_PIXELS x the mean on this frame, so is its gradient (linearity; two separate
+        # backward passes would differ by float32 summation noise of up to 2 % in near-cancelling bias gradients)
+        g_sum = [LOSS_PIXELS * np.asarray(g) for g in g_mean]
+        # the original (Caffe SGD, first step from zero momentum): w - lr * lr_mult * (g_sum + wd * w)
+        expected = [
+            w - lr_sum * mult * (g + (weight_decay * w if decays else 0.0))
+            for w, g, (_, mult, decays) in zip(before, g_sum, groups)
+        ]
+        opt = GroupedOptimizer(model, multipliers, "sgd", 0.9, weight_decay)
+        opt.learning_rate.assign(ORIGINAL_LR_MEAN_LOSS * lr_sum / 1e-8)
+        opt.apply(g_mean)
+        for (var, _, _), w0, want in zip(groups, before, expected):
+            step, want_step = np.asarray(var) - w0, want - w0
+            scale = np.abs(want_step).max()
+            if scale == 0:  # biases under decay alone do not move
+                assert np.abs(step).max() == 0, var.path
+                continue
+            np.testing.assert_allclose(step, want_step, rtol=0, atol=2e-3 * scale, err_msg=var.path)
