@@ -161,6 +161,8 @@ class ParentTrainConfig:
         checkpoint_every, keep_checkpoints: checkpoint cadence (updates) and how many to keep.
         image_summary_every: TensorBoard input/mask/prediction images every this many updates.
         optimizer: 'sgd' (the original) or 'adam'.
+        momentum, weight_decay: as :class:`FineTuneConfig` (the original's 0.9 and 2e-4; the decay is applied
+            to the pixel-averaged gradient as :func:`decay_for_mean_loss`).
         base_weights: VGG16 initialisation ('hed', 'imagenet' or a checkpoint path: its VGG layers only).
         init_checkpoint: warm start: every layer (VGG, side and fuse) from this parent (a preset name of
             :data:`osvos_tf.parents.PARENT_PRESETS`, e.g. ``'osvos_davis2016_cpu'`` to train the shipped
@@ -320,7 +322,8 @@ class ContourTrainConfig:
             on a pixel-summed loss (about 0.15 per pixel-averaged unit on BSDS images) from VGG16; Adam at a
             small rate is the robust choice for fine-tuning from the HED weights.
         momentum: SGD momentum.
-        weight_decay: L2 on kernels, added to the gradient (HED: 2e-4).
+        weight_decay: L2 on kernels (HED: 2e-4, on its pixel-summed loss), applied to the pixel-averaged
+            gradient as :func:`decay_for_mean_loss`.
         accumulate: images whose gradients are averaged into one update (HED's ``iter_size``: 10).
         side_weight: weight of the five side losses relative to the fused one (HED: 1).
         crop: (height, width) random crop of each image after the flip (None: whole images). Images smaller
