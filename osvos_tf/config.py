@@ -32,6 +32,7 @@ def decay_for_mean_loss(weight_decay: float) -> float:
     ``lr_mean * (g_mean + wd_mean * w) == lr_sum * (g_sum + weight_decay * w)`` on a 480p frame."""
     return float(weight_decay) / LOSS_PIXELS
 
+
 #: Optimizers of fine-tuning and parent training: 'sgd' (with momentum, the original) and 'adam'.
 OPTIMIZERS = ("sgd", "adam")
 
