@@ -18,7 +18,14 @@ from osvos_tf.masks import write_mask
 #: The lock file of an output folder in use (:func:`claim_output_dir`); not counted as content.
 LOCK_NAME = ".osvos-run.lock"
 
-_held: dict[Path, int] = {}  # output folders this process has claimed, with their claim counts
+_held: dict[Path, int] = {}
+
+
+def folder_entries(folder: str | os.PathLike) -> list[Path]:
+    """What a folder holds, without the lock file of a run (:data:`LOCK_NAME`), which is never content."""
+    return [
+        p for p in Path(folder).iterdir() if p.name != LOCK_NAME
+    ]  # output folders this process has claimed, with their claim counts
 
 
 def _inside(a: Path, b: Path) -> bool:
@@ -53,7 +60,7 @@ def prepare_output_dir(folder: str | os.PathLike, overwrite: bool = False) -> Pa
     folder = Path(folder)
     if folder.exists() and not folder.is_dir():
         raise FileExistsError(f"Output path {folder} exists and is not a folder.")
-    if folder.is_dir() and not overwrite and any(p.name != LOCK_NAME for p in folder.iterdir()):
+    if folder.is_dir() and not overwrite and folder_entries(folder):
         raise FileExistsError(
             f"Output folder {folder} is not empty; osvos_tf will not overwrite files without being asked. "
             "Choose an empty folder or pass overwrite=True (CLI: --overwrite)."

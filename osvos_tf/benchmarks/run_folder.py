@@ -40,7 +40,7 @@ from typing import TextIO
 
 from osvos_tf.atomic import write_json_atomic
 from osvos_tf.config import BilateralParams, ContourSnapParams, FineTuneConfig, config_to_dict
-from osvos_tf.outputs import LOCK_NAME
+from osvos_tf.outputs import folder_entries
 
 TIMING_FILE = "timing.json"
 RESULTS_FILE = "results.json"
@@ -134,7 +134,7 @@ def open_run_folder(run_dir: Path, settings: RunSettings) -> dict:
     if run_dir.exists() and not run_dir.is_dir():
         raise FileExistsError(f"Output path {run_dir} exists and is not a folder; choose a folder for --out.")
     wanted = settings.to_json()
-    if not run_dir.is_dir() or not any(p.name != LOCK_NAME for p in run_dir.iterdir()):
+    if not run_dir.is_dir() or not folder_entries(run_dir):
         now = datetime.datetime.now().isoformat(timespec="seconds")
         return {"tool": TOOL, "format": FORMAT, "created": now, "settings": wanted, "sequences": {}}
     if not (run_dir / TIMING_FILE).is_file():
@@ -208,7 +208,7 @@ def check_only_subfolders(folder: Path, names: Sequence[str]) -> None:
         return
     if not folder.is_dir():
         raise FileExistsError(f"Output path {folder} exists and is not a folder; choose a folder for --out.")
-    foreign = [p.name for p in folder.iterdir() if p.name not in names and p.name != LOCK_NAME]
+    foreign = [p.name for p in folder_entries(folder) if p.name not in names]
     if foreign:
         raise FileExistsError(
             f"Output folder {folder} holds {', '.join(sorted(foreign)[:5])}, but this run writes "
