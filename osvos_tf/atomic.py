@@ -13,9 +13,24 @@ import contextlib
 import json
 import os
 import tempfile
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+
+_UMASK_LOCK = threading.Lock()
+_UMASK: list[int] = []
+
+
+def _umask() -> int:
+    """The process's umask, read once (by setting it and restoring it at once, under a lock, so that two
+    threads cannot leave it changed)."""
+    with _UMASK_LOCK:
+        if not _UMASK:
+            mask = os.umask(0o022)
+            os.umask(mask)
+            _UMASK.append(mask)
+        return _UMASK[0]
 
 
 @contextlib.contextmanager
@@ -23,7 +38,8 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary path next to ``path``; on success it is fsynced and renamed onto ``path``.
 
     On any exception the temporary file is removed and ``path`` is left as it was. The parent folder must
-    exist.
+    exist. The file gets the permissions of an ordinary new file (0666 minus the umask), not the private
+    0600 of a temporary file.
 
     Raises:
         OSError: the folder is missing or not writable, or the disk is full (with the path in the message).
@@ -36,6 +52,7 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
         yield tmp
         with open(tmp, "rb+") as f:
             os.fsync(f.fileno())
+        os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(OSError):

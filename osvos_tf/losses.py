@@ -7,7 +7,11 @@ Normalisation: the original sums over pixels and trains at lr 1e-8. Here the per
 number of pixels |Y| (a mean), so gradients do not scale with the image size; the learning rates in
 :mod:`osvos_tf.config` are the original ones times 854 * 480 to compensate (identical updates on a full
 480p frame). The cross-entropy uses the stable form ``max(x, 0) - x*y + log(1 + exp(-|x|))``
-(``tf.nn.sigmoid_cross_entropy_with_logits``), finite for any logit.
+(``keras.ops.binary_crossentropy(..., from_logits=True)``: TensorFlow's
+``sigmoid_cross_entropy_with_logits`` under TensorFlow), finite for any logit.
+
+Written with ``keras.ops`` only, so the loss is the same function under TensorFlow (the package's backend)
+and JAX (the GPU parent trainer, :mod:`osvos_tf.jax_parent`).
 
 An image with no foreground (beta = 1) or no background (beta = 0) has a loss of exactly 0: there is nothing
 to balance against, as in the original.
@@ -15,7 +19,7 @@ to balance against, as in the original.
 
 from __future__ import annotations
 
-import tensorflow as tf
+from keras import ops
 
 #: Deep-supervision side outputs of the OSVOS training model (side2 .. side5).
 SIDE_OUTPUTS = 4
@@ -32,14 +36,15 @@ def balanced_bce_with_logits(labels, logits):
     Returns:
         float (B,): the loss of each image, >= 0.
     """
-    labels = tf.cast(labels, logits.dtype)
-    bce = tf.nn.sigmoid_cross_entropy_with_logits(labels=labels, logits=logits)
-    axes = [1, 2, 3]
-    n_total = tf.cast(tf.reduce_prod(tf.shape(labels)[1:]), logits.dtype)
-    n_pos = tf.reduce_sum(labels, axis=axes)
+    labels = ops.cast(labels, logits.dtype)
+    bce = ops.binary_crossentropy(labels, logits, from_logits=True)
+    axes = (1, 2, 3)
+    shape = ops.shape(labels)
+    n_total = ops.cast(shape[1] * shape[2] * shape[3], logits.dtype)
+    n_pos = ops.sum(labels, axis=axes)
     n_neg = n_total - n_pos
-    loss_pos = tf.reduce_sum(labels * bce, axis=axes)
-    loss_neg = tf.reduce_sum((1.0 - labels) * bce, axis=axes)
+    loss_pos = ops.sum(labels * bce, axis=axes)
+    loss_neg = ops.sum((1.0 - labels) * bce, axis=axes)
     return (n_neg / n_total * loss_pos + n_pos / n_total * loss_neg) / n_total
 
 
@@ -67,10 +72,10 @@ def deep_supervision_loss(labels, outputs, side_weight):
             "outputs must be one logits tensor or a list [fused_logits, *side_logits] (a model built with "
             "side_outputs=True gives five); got an empty list."
         )
-    fused = tf.reduce_mean(balanced_bce_with_logits(labels, outputs[0]))
+    fused = ops.mean(balanced_bce_with_logits(labels, outputs[0]))
     if len(outputs) > 1:
-        sides = tf.stack([tf.reduce_mean(balanced_bce_with_logits(labels, o)) for o in outputs[1:]])
+        sides = ops.stack([ops.mean(balanced_bce_with_logits(labels, o)) for o in outputs[1:]])
     else:
-        sides = tf.zeros([SIDE_OUTPUTS], fused.dtype)
-    total = fused + tf.cast(side_weight, fused.dtype) * tf.reduce_sum(sides)
+        sides = ops.zeros((SIDE_OUTPUTS,), fused.dtype)
+    total = fused + ops.cast(side_weight, fused.dtype) * ops.sum(sides)
     return total, fused, sides

@@ -89,7 +89,7 @@ def bilinear_kernel(stride: int) -> np.ndarray:
 
 
 def bilinear_upsample(x, stride: int, kernel=None):
-    """The fixed bilinear transposed conv of the side paths, on each channel alone.
+    """The fixed bilinear transposed conv of the side paths, on each channel alone (any Keras backend).
 
     Args:
         x: float (B, h, w, C).
@@ -97,26 +97,22 @@ def bilinear_upsample(x, stride: int, kernel=None):
         kernel: the (2s, 2s, 1, 1) kernel as a tensor or variable (default: :func:`bilinear_kernel`).
 
     Returns:
-        (B, s*(h+1), s*(w+1), C) in x's dtype, as Caffe's Deconvolution with no padding and ``group = C``.
+        (B, s*(h+1), s*(w+1), C) in x's dtype, as Caffe's Deconvolution with no padding and ``group = C``
+        (``keras.ops.conv_transpose`` with ``padding='valid'``: (h - 1) * s + 2s rows).
     """
-    import tensorflow as tf  # the transposed conv with an explicit output shape is TF-specific
-
     s = int(stride)
     if kernel is None:
         kernel = bilinear_kernel(s).reshape(2 * s, 2 * s, 1, 1)
-    shape = tf.shape(x)
-    b, h, w, c = shape[0], shape[1], shape[2], shape[3]
-    out_h, out_w = s * (h + 1), s * (w + 1)
+    kernel = ops.cast(kernel, x.dtype)
     if x.shape[-1] == 1:  # one channel (the fused side scores): no transposes needed
-        return tf.nn.conv2d_transpose(
-            x, tf.cast(kernel, x.dtype), tf.stack([b, out_h, out_w, 1]), strides=s, padding="VALID"
-        )
+        return ops.conv_transpose(x, kernel, strides=s, padding="valid")
     # channels into the batch axis: one 1-channel transposed conv serves every channel
-    x1 = tf.reshape(tf.transpose(x, [0, 3, 1, 2]), tf.stack([b * c, h, w, 1]))
-    y = tf.nn.conv2d_transpose(
-        x1, tf.cast(kernel, x.dtype), tf.stack([b * c, out_h, out_w, 1]), strides=s, padding="VALID"
+    shape = ops.shape(x)
+    b, h, w, c = shape[0], shape[1], shape[2], shape[3]
+    y = ops.conv_transpose(
+        ops.reshape(ops.transpose(x, (0, 3, 1, 2)), (b * c, h, w, 1)), kernel, strides=s, padding="valid"
     )
-    return tf.transpose(tf.reshape(y, tf.stack([b, c, out_h, out_w])), [0, 2, 3, 1])
+    return ops.transpose(ops.reshape(y, (b, c, s * (h + 1), s * (w + 1))), (0, 2, 3, 1))
 
 
 @keras.saving.register_keras_serializable(package="osvos_tf")

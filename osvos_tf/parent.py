@@ -35,9 +35,6 @@ Before anything is trained or written, every (frame, mask) pair is decoded once
 
 from __future__ import annotations
 
-import dataclasses
-import hashlib
-import json
 import os
 import re
 import time
@@ -48,84 +45,26 @@ import numpy as np
 import tensorflow as tf
 
 from osvos_tf.atomic import atomic_path, write_json_atomic
-from osvos_tf.config import ParentTrainConfig, config_to_dict, load_config, save_config
+from osvos_tf.config import ParentTrainConfig, save_config
 from osvos_tf.data import check_training_pairs, parent_dataset
 from osvos_tf.davis import davis_pairs
 from osvos_tf.losses import deep_supervision_loss
 from osvos_tf.model import build_osvos
-from osvos_tf.parents import PARENT_PRESETS, resolve_parent
+from osvos_tf.optimizer import GroupedOptimizer
+from osvos_tf.parent_run import (
+    LATEST,
+    check_max_updates,
+    describe_pairs,
+    latest_checkpoint,
+    load_initial_weights,
+    recorded_config,
+    run_config,
+)
 from osvos_tf.progress import Progress
-from osvos_tf.training import GroupedOptimizer, log_images
-from osvos_tf.weights import VGG_SOURCES, load_checkpoint, load_vgg_weights, save_checkpoint
-
-LATEST = "latest.json"
+from osvos_tf.training import log_images
+from osvos_tf.weights import load_checkpoint, save_checkpoint
 
 _CHECKPOINT_FILE = re.compile(r"ckpt-(\d+)\.(h5|json|optimizer\.npz)")
-
-
-def latest_checkpoint(out_dir: str | os.PathLike) -> dict | None:
-    """``{'step': int, 'weights': file name, 'optimizer': file name}`` of the newest checkpoint of a run
-    folder (names relative to ``out_dir``), or None when it has none."""
-    path = Path(out_dir) / LATEST
-    if not path.is_file():
-        return None
-    data: dict = json.loads(path.read_text())
-    return data
-
-
-# --------------------------------------------------------------------------------------------------
-# Initial weights: loaded from files, recorded by identity
-# --------------------------------------------------------------------------------------------------
-def _is_recorded_id(value: str) -> bool:
-    return value.startswith("sha256:") or value in PARENT_PRESETS
-
-
-def source_id(value: str) -> str:
-    """How a run records an ``init_checkpoint`` or ``base_weights`` value: 'hed' and 'imagenet' as they are; a preset name or ``sha256:<hex>`` as they are (already records); a checkpoint path as its
-    :attr:`~osvos_tf.parents.ParentSource.id` (the preset name if its sha256 is registered, else
-    ``sha256:<hex>``).
-
-    Raises:
-        FileNotFoundError: a path that names no file (a record cannot be made without reading it).
-    """
-    if value in VGG_SOURCES or _is_recorded_id(value):
-        return value
-    return resolve_parent(value).id
-
-
-def recorded_config(config: ParentTrainConfig) -> ParentTrainConfig:
-    """``config`` as a run folder records it: ``init_checkpoint`` (unless None) and ``base_weights`` by
-    :func:`source_id`."""
-    init = None if config.init_checkpoint is None else source_id(config.init_checkpoint)
-    return dataclasses.replace(config, init_checkpoint=init, base_weights=source_id(config.base_weights))
-
-
-def _loadable(value: str, field: str) -> Path:
-    """The checkpoint file a config's ``init_checkpoint`` / ``base_weights`` names (a path, or the name of a
-    shipped preset)."""
-    if value.startswith("sha256:"):
-        raise ValueError(
-            f"{field} is {value!r}: the record of a file (as a run folder stores it), not a file to load. Set "
-            f"{field} to the checkpoint's path; when resuming a run that has no checkpoint yet, pass --config "
-            "(config=) with the recipe that names the file (it must have that sha256)."
-        )
-    source = resolve_parent(value)
-    if source.path is None:
-        raise ValueError(
-            f"{field}={value!r} names no checkpoint. For the bare VGG16 initialisation set init_checkpoint=None "
-            "and base_weights='hed' or 'imagenet'."
-        )
-    return source.path
-
-
-def _load_initial_weights(model, config: ParentTrainConfig) -> None:
-    """``config.init_checkpoint`` into every layer, else ``config.base_weights`` into the VGG layers."""
-    if config.init_checkpoint:
-        load_checkpoint(model, _loadable(config.init_checkpoint, "init_checkpoint"), strict=True)
-    elif config.base_weights in VGG_SOURCES:
-        load_vgg_weights(model, config.base_weights)
-    else:
-        load_vgg_weights(model, _loadable(config.base_weights, "base_weights"))
 
 
 def _check_recipe(config: ParentTrainConfig) -> None:
@@ -171,9 +110,11 @@ class ParentTrainer:
                 f"micro-batches of {config.micro_batch}."
             )
         with self.strategy.scope():
-            self.model = build_osvos(side_outputs=True, name="osvos_parent", seed=config.seed)
+            self.model = build_osvos(
+                side_outputs=True, name="osvos_parent", compute_dtype=config.compute_dtype, seed=config.seed
+            )
             if initialise:
-                _load_initial_weights(self.model, config)
+                load_initial_weights(self.model, config)
             self.optimizer = GroupedOptimizer(
                 self.model, config.lr_multipliers, config.optimizer, config.momentum, config.weight_decay
             )
@@ -230,7 +171,7 @@ class ParentTrainer:
         Returns:
             float32 (6,): the total, fused and side2..side5 losses, each the mean over the update's images.
         """
-        self.optimizer.learning_rate.assign(learning_rate)
+        self.optimizer.set_learning_rate(learning_rate)
         metrics: np.ndarray = self._update(batch, tf.constant(side_weight, tf.float32)).numpy()
         return metrics
 
@@ -294,53 +235,6 @@ class ParentTrainer:
 # --------------------------------------------------------------------------------------------------
 # train_parent and its steps
 # --------------------------------------------------------------------------------------------------
-def _check_max_updates(max_updates: int | None) -> None:
-    if max_updates is None:
-        return
-    if isinstance(max_updates, bool) or not isinstance(max_updates, (int, np.integer)) or max_updates < 1:
-        raise ValueError(
-            f"max_updates must be a whole number of updates >= 1, got {max_updates!r}. Omit it (--max-updates) "
-            "to train to the end of the schedule, or pass N >= 1 to stop after N updates and continue later "
-            "with resume=True (--resume)."
-        )
-
-
-def _run_config(out_dir: Path, config: ParentTrainConfig | None, resume: bool) -> ParentTrainConfig:
-    """The config of a new run (``config`` or the original recipe) or of a resumed one (its saved config,
-    checked against ``config`` when one is given); nothing is written."""
-    config_path = out_dir / "config.json"
-    if not resume:
-        if config_path.exists() or latest_checkpoint(out_dir):
-            raise FileExistsError(
-                f"{out_dir} already holds a training run. Pass resume=True (--resume) to "
-                "continue it, or choose another folder."
-            )
-        return config or ParentTrainConfig()
-    if not config_path.is_file():
-        raise FileNotFoundError(f"Cannot resume: {config_path} not found. Start a new run without --resume.")
-    saved = load_config(config_path)
-    if not isinstance(saved, ParentTrainConfig):
-        raise ValueError(f"{config_path} holds a {type(saved).__name__}, not a ParentTrainConfig: not a parent run.")
-    if config is None:
-        return saved
-    try:
-        given = config_to_dict(recorded_config(config))
-    except FileNotFoundError as err:
-        raise FileNotFoundError(
-            f"Cannot check the given config against {config_path}: {err} Drop --config (config=) to resume "
-            "with the run's saved config."
-        ) from err
-    differences = [
-        f"{k}: saved {v!r}, given {given.get(k)!r}" for k, v in config_to_dict(saved).items() if given.get(k) != v
-    ]
-    if differences:
-        raise ValueError(
-            f"Resuming {out_dir} with a config that differs from its saved config.json ({'; '.join(differences)}). "
-            "Drop --config (config=) to resume with the saved one, or start a new run folder."
-        )
-    return config  # as given: its files can initialise a run that has no checkpoint yet
-
-
 def _training_pairs(
     davis_root: str | os.PathLike | None, pairs: Sequence[tuple[str, str]] | None
 ) -> list[tuple[str, str]]:
@@ -349,17 +243,6 @@ def _training_pairs(
     if davis_root is None:
         raise ValueError("Give davis_root (a DAVIS folder; its train split is used) or pairs; got neither.")
     return davis_pairs(davis_root, "train")
-
-
-def describe_pairs(pairs: Sequence[tuple[str, str]], source: str) -> dict:
-    """A JSON-ready record of a training set, without machine paths: ``{'source', 'pairs': count,
-    'list_sha256'}``, the sha256 of the pair list with paths relative to their common folder (which files,
-    not their contents)."""
-    paths = [os.path.abspath(p) for pair in pairs for p in pair]
-    root = os.path.commonpath(paths) if len(set(paths)) > 1 else os.path.dirname(paths[0])
-    lines = [" ".join(Path(os.path.relpath(os.path.abspath(p), root)).as_posix() for p in pair) for pair in pairs]
-    digest = hashlib.sha256("\n".join(lines).encode()).hexdigest()
-    return {"source": source, "pairs": len(pairs), "list_sha256": digest}
 
 
 def _log_update(writer, trainer: ParentTrainer, batch, metrics: np.ndarray, lr: float, side_weight: float, dt: float):
@@ -439,10 +322,10 @@ def train_parent(
         FileExistsError, FileNotFoundError: a new run in a used folder; a resume without a run.
         FloatingPointError: the losses diverged (the last checkpoint stays).
     """
-    _check_max_updates(max_updates)
+    check_max_updates(max_updates)
     source = "DAVIS train split" if pairs is None else "given pairs"
     out_dir = Path(out_dir)
-    config = _run_config(out_dir, config, resume)
+    config = run_config(out_dir, config, resume)
     _check_recipe(config)
     pairs = _training_pairs(davis_root, pairs)
     check_training_pairs(pairs, progress=progress)

@@ -2,14 +2,13 @@
 
 The original recipe (Caffe semantics): SGD with momentum 0.9; L2 weight decay 2e-4 on kernels only, added to
 the gradient; per-layer learning-rate multipliers (VGG and prep convs: kernels x1, biases x2; side scores
-x0.1 / x0.2; fuse x0.01 / x0.02); the bilinear upsampling is frozen. :class:`GroupedOptimizer` implements
-the multipliers with one Keras optimizer per distinct multiplier, each at ``base lr * multiplier``, which
-is exact for SGD and also correct for Adam (where scaling the gradient would not scale the step).
+x0.1 / x0.2; fuse x0.01 / x0.02); the bilinear upsampling is frozen. The optimizer is
+:class:`osvos_tf.optimizer.GroupedOptimizer` (backend-agnostic: the JAX parent trainer shares it).
 
 Updates: :func:`make_update_fn` (one image per step, fine-tuning) and :func:`make_accumulated_update_fn`
 (the mean gradient of several images of any sizes per step, Caffe's ``iter_size``; contour training). Parent
 training accumulates micro-batches under a ``tf.distribute`` strategy itself (:mod:`osvos_tf.parent`) and
-shares :class:`GroupedOptimizer` and :func:`log_images`.
+shares :func:`log_images`.
 """
 
 from __future__ import annotations
@@ -20,107 +19,15 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-import keras
 import numpy as np
 import tensorflow as tf
 
-from osvos_tf.config import OPTIMIZERS, FineTuneConfig, LrMultipliers, decay_for_mean_loss, save_config
+from osvos_tf.config import FineTuneConfig, save_config
 from osvos_tf.data import augmented_variants
 from osvos_tf.losses import deep_supervision_loss
-from osvos_tf.model import layer_kind, split_frozen
+from osvos_tf.model import split_frozen
+from osvos_tf.optimizer import GroupedOptimizer
 from osvos_tf.progress import Progress
-
-
-def variable_groups(model, multipliers: LrMultipliers):
-    """``[(variable, lr multiplier, decays)]`` for every trainable variable of ``model``.
-
-    Kernels decay (L2), biases do not. Multipliers follow :class:`osvos_tf.config.LrMultipliers`.
-    """
-    out = []
-    for layer in model.layers:
-        if not layer.trainable_weights:
-            continue
-        kind = layer_kind(layer.name)
-        for var in layer.trainable_weights:
-            is_kernel = "kernel" in var.path.split("/")[-1]
-            mult = getattr(multipliers, f"{kind}_{'kernel' if is_kernel else 'bias'}")
-            out.append((var, float(mult), is_kernel))
-    return out
-
-
-class GroupedOptimizer:
-    """SGD-momentum (or Adam) with Caffe-style per-variable learning-rate multipliers and L2 decay.
-
-    Args:
-        model: the network whose trainable variables are optimised.
-        multipliers: learning-rate multipliers per kind of layer.
-        kind: 'sgd' (the original) or 'adam'.
-        momentum: SGD momentum.
-        weight_decay: the original's L2 coefficient on kernels (for its pixel-summed loss); added to the
-            gradient of the pixel-averaged loss as ``g + decay_for_mean_loss(weight_decay) * w``, which makes
-            the update the original's on a 480p frame (:mod:`osvos_tf.config`).
-
-    The base learning rate is the variable :attr:`learning_rate`; assign it before each update.
-    Must be created inside the same ``tf.distribute`` strategy scope as the model.
-    """
-
-    def __init__(
-        self, model, multipliers: LrMultipliers, kind: str = "sgd", momentum: float = 0.9, weight_decay: float = 2e-4
-    ):
-        if kind not in OPTIMIZERS:
-            raise ValueError(f"optimizer kind must be one of {OPTIMIZERS}, got {kind!r}.")
-        self.learning_rate = tf.Variable(0.0, trainable=False, dtype=tf.float32, name="base_learning_rate")
-        self.weight_decay = float(weight_decay)
-        self.decay = decay_for_mean_loss(weight_decay)  # what is added to the pixel-averaged gradient
-        groups = variable_groups(model, multipliers)
-        self.variables = [v for v, _, _ in groups]
-        self._decays = [d for _, _, d in groups]
-        self._multipliers = sorted({m for _, m, _ in groups}, reverse=True)
-        self.optimizers = []
-        for mult in self._multipliers:
-
-            def lr(m: float = mult):
-                return self.learning_rate * m
-
-            if kind == "sgd":
-                opt = keras.optimizers.SGD(learning_rate=lr, momentum=momentum)
-            else:
-                opt = keras.optimizers.Adam(learning_rate=lr)
-            self.optimizers.append(opt)
-        index = {m: i for i, m in enumerate(self._multipliers)}
-        self._group_of = [index[m] for _, m, _ in groups]
-        for i, opt in enumerate(self.optimizers):
-            opt.build([v for v, g in zip(self.variables, self._group_of) if g == i])
-
-    def apply(self, grads: Sequence[tf.Tensor]) -> None:
-        """One update from ``grads`` (aligned with :attr:`variables`; summed over replicas by Keras)."""
-        replicas = tf.distribute.get_strategy().num_replicas_in_sync
-        wd = self.decay / replicas
-        per_group: list[tuple[list, list]] = [([], []) for _ in self.optimizers]
-        for grad, var, decays, group in zip(grads, self.variables, self._decays, self._group_of):
-            if grad is None:
-                continue
-            if decays and wd:
-                grad = grad + wd * var.value
-            per_group[group][0].append(grad)
-            per_group[group][1].append(var)
-        for opt, (g, v) in zip(self.optimizers, per_group):
-            if g:
-                opt.apply(g, v)
-
-    def state(self) -> list[np.ndarray]:
-        """Every optimizer state variable (iterations, momenta, ...) as numpy, for checkpoints."""
-        return [np.asarray(v) for opt in self.optimizers for v in opt.variables]
-
-    def set_state(self, arrays: Sequence[np.ndarray]) -> None:
-        variables = [v for opt in self.optimizers for v in opt.variables]
-        if len(variables) != len(arrays):
-            raise ValueError(
-                f"Optimizer state has {len(arrays)} arrays, this optimizer {len(variables)}: "
-                "the checkpoint was written with another optimizer or model."
-            )
-        for var, arr in zip(variables, arrays):
-            var.assign(arr)
 
 
 @dataclasses.dataclass
@@ -244,7 +151,7 @@ def finetune(
     optimizer = GroupedOptimizer(
         train_model, config.lr_multipliers, config.optimizer, config.momentum, config.weight_decay
     )
-    optimizer.learning_rate.assign(config.learning_rate)
+    optimizer.set_learning_rate(config.learning_rate)
     update = make_update_fn(train_model, optimizer)
     side_weight = tf.constant(config.side_loss_weight, tf.float32)
     writer = _summary_writer(log_dir, config, record or {})

@@ -260,7 +260,8 @@ def test_init_checkpoint_warm_starts_every_layer(tmp_path):
 
 def test_run_records_files_by_identity_not_by_path(tiny_davis, tmp_path):
     from osvos_tf.model import build_osvos
-    from osvos_tf.parent import source_id, train_parent
+    from osvos_tf.parent import train_parent
+    from osvos_tf.parent_run import source_id
     from osvos_tf.parents import file_sha256, preset_path
     from osvos_tf.weights import save_checkpoint
 

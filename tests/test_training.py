@@ -5,13 +5,8 @@ import numpy as np
 import pytest
 
 from osvos_tf.config import LOSS_PIXELS, LrMultipliers, decay_for_mean_loss
-from osvos_tf.training import (
-    GroupedOptimizer,
-    check_finite_loss,
-    make_accumulated_update_fn,
-    make_update_fn,
-    variable_groups,
-)
+from osvos_tf.optimizer import GroupedOptimizer, variable_groups
+from osvos_tf.training import check_finite_loss, make_accumulated_update_fn, make_update_fn
 
 UNIFORM = LrMultipliers(1.0, 1.0, 1.0, 1.0, 1.0, 1.0)
 
@@ -49,7 +44,7 @@ def test_one_sample_accumulated_update_is_the_plain_update():
     opt_a = GroupedOptimizer(a, UNIFORM, "adam", weight_decay=1e-2)
     opt_b = GroupedOptimizer(b, UNIFORM, "adam", weight_decay=1e-2)
     for opt in (opt_a, opt_b):
-        opt.learning_rate.assign(1e-2)
+        opt.set_learning_rate(1e-2)
     plain, accumulated = make_update_fn(a, opt_a), make_accumulated_update_fn(b, opt_b)
     for image, label in samples(3):
         loss_a = float(plain(image, label, 0.5))
@@ -67,7 +62,7 @@ def test_accumulated_update_averages_the_gradients_then_decays_the_kernels():
     model = tiny_model()
     lr, wd = 0.1, 0.05 * LOSS_PIXELS  # a decay of 0.05 on the pixel-averaged gradient
     opt = GroupedOptimizer(model, UNIFORM, "sgd", momentum=0.0, weight_decay=wd)
-    opt.learning_rate.assign(lr)
+    opt.set_learning_rate(lr)
     batch = samples(3)
     before = [np.asarray(v) for v in opt.variables]
     grads, losses = [], []
@@ -123,7 +118,7 @@ def test_mean_loss_update_is_the_original_summed_loss_update_on_a_480p_frame():
     from osvos_tf.config import LOSS_PIXELS, ORIGINAL_LR_MEAN_LOSS, LrMultipliers
     from osvos_tf.losses import balanced_bce_with_logits
     from osvos_tf.model import build_osvos
-    from osvos_tf.training import GroupedOptimizer, variable_groups
+    from osvos_tf.optimizer import GroupedOptimizer, variable_groups
 
     rng = np.random.default_rng(0)
     image = tf.constant(rng.normal(0, 50, (1, 480, 854, 3)).astype(np.float32))
@@ -150,7 +145,7 @@ def test_mean_loss_update_is_the_original_summed_loss_update_on_a_480p_frame():
             for w, g, (_, mult, decays) in zip(before, g_sum, groups)
         ]
         opt = GroupedOptimizer(model, multipliers, "sgd", 0.9, weight_decay)
-        opt.learning_rate.assign(ORIGINAL_LR_MEAN_LOSS * lr_sum / 1e-8)
+        opt.set_learning_rate(ORIGINAL_LR_MEAN_LOSS * lr_sum / 1e-8)
         opt.apply(g_mean)
         for (var, _, _), w0, want in zip(groups, before, expected):
             step, want_step = np.asarray(var) - w0, want - w0
