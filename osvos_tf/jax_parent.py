@@ -314,7 +314,8 @@ def train_parent_jax(
             (:meth:`ParentTrainConfig.scaled_to`: every phase and learning-rate boundary scaled alike; never
             stretched beyond the recipe), and the run records the compressed recipe, which is then the one
             it followed (the probe's updates all lie before the first boundary, or it is not compressed).
-        log_every_s: print progress (updates, loss, images/s, achieved TFLOP/s, time to the end) this often.
+        log_every_s: print progress (updates, loss, images/s, achieved TFLOP/s, time to the end) this often
+            (the first line after at most 5 s of timed updates).
         log: where progress lines go.
 
     Raises:
@@ -358,6 +359,7 @@ def train_parent_jax(
     done_images = 0
     done_flops = 0.0
     window_t: float | None = None  # when the timed window started (after the first update)
+    history_logged = False  # the first throughput line comes after 5 s of timed updates, then every log_every_s
     window_images, window_flops = 0, 0.0
     last_save = last_log = time.perf_counter()
 
@@ -437,7 +439,7 @@ def train_parent_jax(
             np.asarray(metrics)  # wait for the first update (its small compilations), then start timing
             window_t = last_log = time.perf_counter()
             window_images, window_flops = done_images, done_flops
-        elif now - last_log >= log_every_s:
+        elif now - last_log >= (min(log_every_s, 5.0) if not history_logged else log_every_s):
             loss = np.asarray(metrics)
             now = time.perf_counter()
             dt = now - window_t
@@ -449,6 +451,7 @@ def train_parent_jax(
                 f"{tflops:.1f} TFLOP/s achieved  end of schedule in {eta / 60:.1f} min"
             )
             flush()
+            history_logged = True
             history.append({"step": trainer.step, "images_per_s": round(rate, 2), "tflops": round(tflops, 2)})
             last_log = now
             if not fitted and dt >= probe_s:
