@@ -23,7 +23,17 @@ def _parser() -> argparse.ArgumentParser:
 
     seg = sub.add_parser("segment", help="fine-tune on one annotated frame, then segment every frame")
     seg.add_argument("--frames", required=True, help="folder of frames (jpg/png, natural order)")
-    seg.add_argument("--mask", required=True, help="mask of the annotated frame (PNG; nonzero/white = object)")
+    seg.add_argument(
+        "--mask",
+        required=True,
+        help="annotation of the annotated frame: a mask (PNG; nonzero/white = object), or a label map of several "
+        "objects (a DAVIS-2017 palette PNG: one network per object, palette PNGs out)",
+    )
+    seg.add_argument(
+        "--objects",
+        default=None,
+        help="comma-separated object ids of a label-map --mask to segment (default: every object it holds)",
+    )
     seg.add_argument("--frame-index", type=int, default=0, help="index of the annotated frame (default 0)")
     seg.add_argument("--out", required=True, help="output folder for <frame>.png masks (0/255)")
     budget = seg.add_mutually_exclusive_group()
@@ -81,6 +91,19 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _object_ids(text: str | None) -> list[int] | None:
+    """``--objects 1,3`` as [1, 3] (None: not given)."""
+    if text is None:
+        return None
+    try:
+        ids = [int(t) for t in text.split(",") if t.strip()]
+    except ValueError:
+        raise ValueError(f"--objects takes comma-separated object ids, e.g. 1,3; got {text!r}.") from None
+    if not ids:
+        raise ValueError(f"--objects takes comma-separated object ids, e.g. 1,3; got {text!r}.")
+    return ids
+
+
 def main(argv=None) -> int:
     args = _parser().parse_args(argv)
     _quiet_tensorflow()
@@ -103,9 +126,11 @@ def main(argv=None) -> int:
                 snap=None if args.snap == "none" else args.snap,
                 preset=args.preset,
                 compute_dtype=args.compute_dtype,
+                objects=_object_ids(args.objects),
             )
             print(
-                f"{len(s['masks'])} masks written to {args.out}"
+                f"{len(s['masks'])} {'label maps' if s['objects'] else 'masks'} written to {args.out}"
+                + (f" (objects {','.join(map(str, s['objects']))})" if s["objects"] else "")
                 + (f", overlays to {s['overlays']}" if s["overlays"] else "")
                 + f" (network: {s['source']}; fine-tuning {s['iterations']} updates in {s['fit_seconds']:.1f} s, "
                 f"segmentation {s['segment_seconds']:.1f} s"

@@ -65,22 +65,31 @@ def flip_pair(image, mask):
     return tf.reverse(image, axis=[1]), tf.reverse(mask, axis=[1])
 
 
-def augmented_variants(frame: np.ndarray, mask: np.ndarray, scales: Sequence[float], flip: bool):
+def augmented_variants(
+    frame: np.ndarray, mask: np.ndarray, scales: Sequence[float], flip: bool, void: np.ndarray | None = None
+):
     """Every augmented copy of one annotated frame, preprocessed for the network.
 
     Args:
         frame: uint8 RGB (H, W, 3).
         mask: bool (H, W).
+        void: bool (H, W), pixels the loss ignores (None: none). Resized like the mask (bilinear, >= 0.5).
 
     Returns:
-        A list of ``(image, label)``: float32 (1, h, w, 3) network input and float32 (1, h, w, 1) in {0, 1},
-        one per scale and (if ``flip``) per flip state.
+        A list of ``(image, label)``: float32 (1, h, w, 3) network input and float32 (1, h, w, 1) in {0, 1}
+        (:data:`osvos_tf.losses.VOID_LABEL` at void pixels), one per scale and (if ``flip``) per flip state.
     """
+    from osvos_tf.losses import VOID_LABEL
+
     image = preprocess(frame)
     label = tf.convert_to_tensor(mask[..., None].astype(np.float32))
+    void_t = None if void is None else tf.convert_to_tensor(np.asarray(void, bool)[..., None].astype(np.float32))
     out = []
     for scale in scales:
         img_s, lab_s = (image, label) if scale == 1.0 else resize_pair(image, label, scale)
+        if void_t is not None:
+            void_s = void_t if scale == 1.0 else resize_pair(image, void_t, scale)[1]
+            lab_s = tf.where(void_s > 0.5, tf.constant(VOID_LABEL, tf.float32), lab_s)
         out.append((img_s[None], lab_s[None]))
         if flip:
             img_f, lab_f = flip_pair(img_s, lab_s)

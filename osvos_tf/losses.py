@@ -24,27 +24,32 @@ from keras import ops
 #: Deep-supervision side outputs of the OSVOS training model (side2 .. side5).
 SIDE_OUTPUTS = 4
 
+#: The training label of a void pixel (ignored by the loss): any negative value.
+VOID_LABEL = -1.0
+
 
 def balanced_bce_with_logits(labels, logits):
     """Per-image class-balanced sigmoid cross-entropy, averaged over pixels.
 
     Args:
         labels: (B, H, W, 1) float, 0 (background) or 1 (foreground); soft values are accepted and counted
-            fractionally.
+            fractionally. A negative value marks a void pixel (:data:`VOID_LABEL`, e.g. the DAVIS-2017 border
+            around objects): it is left out of the loss, of the pixel count and of the class balance.
         logits: (B, H, W, 1) float, unbounded.
 
     Returns:
-        float (B,): the loss of each image, >= 0.
+        float (B,): the loss of each image, >= 0 (0 for an image with no valid pixel).
     """
     labels = ops.cast(labels, logits.dtype)
+    valid = ops.cast(labels >= 0, logits.dtype)
+    labels = ops.maximum(labels, 0.0)
     bce = ops.binary_crossentropy(labels, logits, from_logits=True)
     axes = (1, 2, 3)
-    shape = ops.shape(labels)
-    n_total = ops.cast(shape[1] * shape[2] * shape[3], logits.dtype)
+    n_total = ops.maximum(ops.sum(valid, axis=axes), 1.0)  # H * W exactly without void (float32 to 2**24)
     n_pos = ops.sum(labels, axis=axes)
     n_neg = n_total - n_pos
     loss_pos = ops.sum(labels * bce, axis=axes)
-    loss_neg = ops.sum((1.0 - labels) * bce, axis=axes)
+    loss_neg = ops.sum((valid - labels) * bce, axis=axes)
     return (n_neg / n_total * loss_pos + n_pos / n_total * loss_neg) / n_total
 
 

@@ -31,6 +31,7 @@ from osvos_tf.config import BilateralParams, ContourSnapParams, FineTuneConfig
 from osvos_tf.cpu import resolve_compute_dtype
 from osvos_tf.frames import check_pair, read_frame
 from osvos_tf.masks import read_user_mask
+from osvos_tf.objects import ObjectsState
 from osvos_tf.parents import BASE_SOURCES, ParentSource, get_preset, resolve_parent
 from osvos_tf.snapping import Snapper
 from osvos_tf.video_state import NetworkWeights, VideoState
@@ -202,11 +203,38 @@ class OSVOS:
                 balanced loss is identically zero there), a config the network was not built for, negative
                 iterations or bad ``keep_at``.
         """
-        from osvos_tf.training import finetune
-
         config = self._fit_config(config, iterations, seed)
         keep = _check_keep_at(keep_at)
         frames_np, masks_np = self._read_annotations(frames, masks)
+        return self._fit_arrays(
+            frames_np,
+            masks_np,
+            config,
+            time_budget_s=time_budget_s,
+            log_dir=log_dir,
+            progress=progress,
+            callback=callback,
+            keep=keep,
+        )
+
+    def _fit_arrays(
+        self,
+        frames_np: Sequence[np.ndarray],
+        masks_np: Sequence[np.ndarray],
+        config: FineTuneConfig,
+        *,
+        voids: Sequence[np.ndarray | None] | None = None,
+        time_budget_s: float | None = None,
+        log_dir: str | os.PathLike | None = None,
+        progress: bool = True,
+        callback: Callable[[int, Callable], object] | None = None,
+        keep: Collection[int] = (),
+        label: str = "fine-tune",
+    ) -> VideoState:
+        """:meth:`fit` on checked arrays (uint8 RGB frames, bool masks, optional bool void maps); ``label``
+        names the progress bar. Also the per-object fine-tuning of :func:`osvos_tf.objects.fit_objects`."""
+        from osvos_tf.training import finetune
+
         kept: dict[int, tuple[NetworkWeights, float]] = {}
         predict = self._predict_fn() if callback is not None else None  # on the network being trained
 
@@ -232,6 +260,8 @@ class OSVOS:
             progress,
             hook if callback is not None or keep else None,
             record={"parent": self.parent.describe()},
+            voids=voids,
+            label=label,
         )
         shapes = tuple((int(m.shape[0]), int(m.shape[1])) for m in masks_np)
         weights = NetworkWeights.of(self._model)
@@ -449,6 +479,67 @@ class OSVOS:
                     bar.update()
 
             written = write_masks(counted(), frames, out_dir, overlay_dir)
+            bar.close()
+        return written
+
+    # -- several objects (osvos_tf.objects) ----------------------------------------------------------
+    def fit_objects(
+        self,
+        frames: Sequence[FrameLike],
+        annotations: Sequence[Any],
+        config: FineTuneConfig | None = None,
+        **kwargs,
+    ) -> ObjectsState:
+        """Fine-tune one copy of the parent per object of label-map annotations (palette PNGs, arrays of ids,
+        or dicts ``{id: mask}``; 255 = void); see :func:`osvos_tf.objects.fit_objects` for the arguments
+        (``objects``, ``iterations``, ``time_budget_s`` for all objects together, ``progress``, ``seed``)."""
+        from osvos_tf.objects import fit_objects
+
+        return fit_objects(self, frames, annotations, config, **kwargs)
+
+    def segment_objects(
+        self,
+        frames: Iterable[FrameLike],
+        state: ObjectsState,
+        merge: str | None = "argmax",
+        threshold: float = 0.5,
+        indices: Collection[int] | None = None,
+    ) -> Iterator[tuple[int, np.ndarray | None, dict[int, np.ndarray]]]:
+        """``(index, label map or None, {id: probs})`` per frame, lazily; see
+        :func:`osvos_tf.objects.segment_objects`."""
+        from osvos_tf.objects import segment_objects
+
+        return segment_objects(self, frames, state, merge, threshold, indices)
+
+    def segment_objects_to_folder(
+        self,
+        frames: Sequence[FrameLike],
+        out_dir: str | os.PathLike,
+        state: ObjectsState,
+        threshold: float = 0.5,
+        overlay_dir: str | os.PathLike | None = None,
+        overwrite: bool = False,
+        progress: bool = True,
+        indices: Collection[int] | None = None,
+    ) -> list[Path]:
+        """Segment every object of ``state`` and write DAVIS-2017 results: ``out_dir/<frame name>.png``
+        palette PNGs (index = object id; the authors' argmax merge), optionally overlays in the objects'
+        colours. The folder rules of :meth:`segment_to_folder` apply. Returns the paths written."""
+        from osvos_tf.outputs import claim_output_dir, write_label_maps
+        from osvos_tf.progress import Progress
+
+        frames = list(frames)
+        with claim_output_dir(out_dir, overwrite, frames=frames, overlay_dir=overlay_dir):
+            items = self.segment_objects(frames, state, "argmax", threshold, indices)  # checks first
+            total = len(frames) if indices is None else len(_check_indices(indices, frames) or ())
+            bar = Progress(total, f"segment {len(state.objects)} objects", enabled=progress)
+
+            def counted():
+                for index, labels, _ in items:
+                    yield index, labels
+                    bar.update()
+
+            written = write_label_maps(counted(), frames, out_dir, overlay_dir)
             bar.close()
         return written
 

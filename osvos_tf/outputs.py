@@ -200,3 +200,42 @@ def write_masks(
             with atomic_path(Path(overlay_dir) / f"{name}.jpg") as tmp:
                 Image.fromarray(overlay(read_frame(frame), mask)).save(tmp, format="JPEG", quality=90)
     return written
+
+
+def overlay_objects(frame: np.ndarray, labels: np.ndarray, alpha: float = 0.5) -> np.ndarray:
+    """The frame (uint8 RGB) with each object of a label map (uint8 (H, W)) tinted in its DAVIS palette
+    colour (:data:`osvos_tf.label_maps.DAVIS_PALETTE`) and its boundary drawn solid; void is left as is."""
+    from osvos_tf.label_maps import DAVIS_PALETTE
+    from osvos_tf.masks import VOID_ID
+
+    out = frame
+    for obj in np.unique(labels):
+        if obj not in (0, VOID_ID):
+            out = overlay(out, labels == obj, color=tuple(int(c) for c in DAVIS_PALETTE[obj]), alpha=alpha)
+    return out
+
+
+def write_label_maps(
+    items: Iterable[tuple[int, np.ndarray]],
+    frames: Sequence,
+    out_dir: str | os.PathLike,
+    overlay_dir: str | os.PathLike | None = None,
+) -> list[Path]:
+    """Write ``(index, uint8 (H, W) label map)`` items as DAVIS-2017 results, ``out_dir/<name of
+    frames[index]>.png`` palette PNGs (:func:`osvos_tf.label_maps.write_label_map`), and optional
+    ``overlay_dir/<name>.jpg`` overlays in the objects' colours; streaming, each file written atomically.
+
+    The folders must exist (see :func:`claim_output_dir`). Returns the paths written, in order.
+    """
+    from osvos_tf.label_maps import write_label_map
+
+    written = []
+    for index, labels in items:
+        name = frame_name(frames[index], index)
+        path = Path(out_dir) / f"{name}.png"
+        write_label_map(path, labels)
+        written.append(path)
+        if overlay_dir is not None:
+            with atomic_path(Path(overlay_dir) / f"{name}.jpg") as tmp:
+                Image.fromarray(overlay_objects(read_frame(frames[index]), labels)).save(tmp, format="JPEG", quality=90)
+    return written

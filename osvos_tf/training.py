@@ -121,6 +121,8 @@ def finetune(
     progress: bool = True,
     callback: Callable[[int, float], object] | None = None,
     record: dict | None = None,
+    voids: Sequence[np.ndarray | None] | None = None,
+    label: str = "fine-tune",
 ) -> FitHistory:
     """Fine-tune ``model`` in place on annotated frames, with the original one-shot recipe.
 
@@ -141,9 +143,16 @@ def finetune(
             time of the fine-tuning so far without the callbacks' own time. The callbacks' time counts
             towards ``time_budget_s`` and the returned ``seconds``, not towards the step times.
         record: JSON-able fields saved with the config in ``log_dir/config.json`` (e.g. the parent's id).
+        voids: per frame, bool (H, W) pixels the loss ignores (DAVIS-2017 void), or None.
+        label: the progress bar's label.
     """
     rng = np.random.default_rng(config.seed)
-    variants = [v for f, m in zip(frames, masks) for v in augmented_variants(f, m, config.scales, config.flip)]
+    voids = list(voids) if voids is not None else [None] * len(frames)
+    variants = [
+        v
+        for f, m, void in zip(frames, masks, voids)
+        for v in augmented_variants(f, m, config.scales, config.flip, void)
+    ]
     side_outputs = isinstance(model.outputs, (list, tuple)) and len(model.outputs) > 1
     if config.side_loss_weight and not side_outputs:
         raise ValueError("side_loss_weight > 0 needs a model built with side_outputs=True.")
@@ -157,7 +166,7 @@ def finetune(
     writer = _summary_writer(log_dir, config, record or {})
     image_every = max(1, config.iterations // 10)
 
-    bar = Progress(config.iterations, "fine-tune", enabled=progress)
+    bar = Progress(config.iterations, label, enabled=progress)
     losses: list[float] = []
     step_seconds: list[float] = []
     start = time.perf_counter()
@@ -230,5 +239,5 @@ def log_images(model, image, label, max_outputs: int = 1) -> None:
     logits = outputs[0] if isinstance(outputs, (list, tuple)) else outputs
     rgb = tf.reverse(image + tf.constant(MEAN_BGR, tf.float32), axis=[-1]) / 255.0
     tf.summary.image("input", tf.clip_by_value(rgb, 0, 1), max_outputs=max_outputs)
-    tf.summary.image("mask", label, max_outputs=max_outputs)
+    tf.summary.image("mask", tf.clip_by_value(label, 0, 1), max_outputs=max_outputs)  # void (-1) shown as 0
     tf.summary.image("prediction", tf.sigmoid(logits), max_outputs=max_outputs)
