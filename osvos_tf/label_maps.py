@@ -1,12 +1,14 @@
-"""Label maps: several objects in one annotation, as DAVIS-2017 stores them.
+"""Label maps: several objects in one annotation, as DAVIS-2017 stores them (annotations for fine-tuning, and
+the ground truth and results the DAVIS-2017 evaluation reads: :mod:`osvos_tf.evaluation.davis2017`).
 
 A label map is uint8 (H, W): 0 = background, 1..254 = object ids, 255 = void (pixels no object claims, e.g.
 the border DAVIS-2017 draws around objects; ignored in the fine-tuning loss, background when scoring).
 
 Accepted annotations (:func:`read_label_map`):
 
-* a palette PNG (mode P): the indices are the ids (DAVIS-2017 annotations and results);
-* an 8-bit grayscale PNG or a uint8 / integer array of ids (0..254, 255 void); a 16-bit one with ids up to 254;
+* a palette PNG (mode P): the indices are the ids, the colours ignored (DAVIS-2017 annotations and results);
+* an 8-bit grayscale PNG or a uint8 / integer array of ids (0..254, 255 void); a 16-bit one with ids up to
+  254; a 1-bit PNG (object 1);
 * a dict ``{object id: mask}`` (each mask read by :func:`osvos_tf.masks.read_user_mask`); the masks must not
   overlap (a label map gives each pixel one id);
 * an RGB(A) image is refused: its colours are not ids (save it as a palette PNG, or pass a dict).
@@ -76,10 +78,10 @@ def read_label_map(annotation, what: str = "Annotation") -> np.ndarray:
     if isinstance(annotation, (str, os.PathLike)):
         image = open_image(annotation, what)
         label = f"{what} {annotation}"
-        if image.mode == "P":
+        if image.mode in ("P", "1"):  # palette indices; a 1-bit image is object 1
             return np.asarray(image).astype(np.uint8)
-        if image.mode in ("L", "1"):
-            return _check_ids(np.asarray(image.convert("L")), label)
+        if image.mode == "L":
+            return np.asarray(image).astype(np.uint8)
         if image.mode in ("I;16", "I;16B", "I;16L", "I"):
             return _check_ids(np.asarray(image, dtype=np.int64), label)
         raise ValueError(
@@ -100,14 +102,20 @@ def read_label_map(annotation, what: str = "Annotation") -> np.ndarray:
     return _check_ids(array, what)
 
 
+def check_object_id(obj_id: object, what: str = "Annotation") -> int:
+    """``obj_id`` as an int, or ValueError unless it is an integer 1..:data:`MAX_OBJECT_ID`."""
+    if isinstance(obj_id, bool) or not isinstance(obj_id, (int, np.integer)) or not 1 <= obj_id <= MAX_OBJECT_ID:
+        raise ValueError(f"{what}: object ids are integers 1..{MAX_OBJECT_ID}; got {obj_id!r}.")
+    return int(obj_id)
+
+
 def label_map_from_masks(masks: Mapping[int, object], what: str = "Annotation") -> np.ndarray:
     """A dict ``{object id: mask}`` as a uint8 label map; the masks must not overlap and share one size."""
     if not masks:
         raise ValueError(f"{what}: the dict of object masks is empty; give at least one {{id: mask}}.")
     out: np.ndarray | None = None
     for obj_id, mask in masks.items():
-        if isinstance(obj_id, bool) or not isinstance(obj_id, (int, np.integer)) or not 1 <= obj_id <= MAX_OBJECT_ID:
-            raise ValueError(f"{what}: object ids are integers 1..{MAX_OBJECT_ID}; got {obj_id!r}.")
+        check_object_id(obj_id, what)
         m = read_user_mask(mask, f"{what}, object {obj_id}")
         if out is None:
             out = np.zeros(m.shape, np.uint8)

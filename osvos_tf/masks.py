@@ -42,7 +42,7 @@ VOID_ID = 255
 
 
 class MultipleObjectsError(ValueError):
-    """A mask holds several object ids; osvos_tf fine-tunes one object per run (for now)."""
+    """A mask holds several object ids where one object is expected (``OSVOS.fit``; ``fit_objects`` takes them)."""
 
 
 def _single_object(labels: np.ndarray, what: str) -> np.ndarray:
@@ -50,9 +50,9 @@ def _single_object(labels: np.ndarray, what: str) -> np.ndarray:
     if len(ids) > 1:
         shown = ", ".join(map(str, ids[:10])) + (" ..." if len(ids) > 10 else "")
         raise MultipleObjectsError(
-            f"{what} holds {len(ids)} objects (ids {shown}), but osvos_tf segments one object per run: several "
-            "objects are not merged into one. Pass the mask of one object, e.g. "
-            f"`numpy.asarray(PIL.Image.open(path)) == {ids[0]}` (Python) or a PNG of that object alone (CLI)."
+            f"{what} holds {len(ids)} objects (ids {shown}), but this reads the mask of one object: several "
+            "objects are not merged into one. To segment each object, use OSVOS.fit_objects (the CLI does so for "
+            f"a label map); for one of them, pass its mask, e.g. `numpy.asarray(PIL.Image.open(path)) == {ids[0]}`."
         )
     return labels == ids[0] if ids else np.zeros(labels.shape, bool)
 

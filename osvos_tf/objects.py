@@ -25,9 +25,9 @@ import numpy as np
 
 from osvos_tf.config import FineTuneConfig
 from osvos_tf.frames import check_pair, read_frame
+from osvos_tf.label_maps import check_object_id, object_ids, read_label_map
 from osvos_tf.label_maps import merge as merge_label_map
-from osvos_tf.label_maps import object_ids, read_label_map
-from osvos_tf.masks import VOID_ID
+from osvos_tf.masks import VOID_ID, read_user_mask
 from osvos_tf.video_state import VideoState
 
 if TYPE_CHECKING:
@@ -81,6 +81,18 @@ def chosen_objects(present: tuple[int, ...], objects: Collection[int] | None) ->
     return chosen
 
 
+def _object_masks(annotation: Any, what: str) -> tuple[dict[int, np.ndarray], np.ndarray | None]:
+    """``({object id: bool (H, W) mask}, void bool (H, W) or None)`` of one annotation: a dict of masks as
+    given (they may overlap: each object is trained on its own mask), or a label map's ids and its void."""
+    if isinstance(annotation, Mapping):
+        return {
+            check_object_id(obj, what): read_user_mask(m, f"{what}, object {obj}") for obj, m in annotation.items()
+        }, None
+    labels = read_label_map(annotation, what)
+    void = labels == VOID_ID
+    return {obj: labels == obj for obj in object_ids([labels])}, (void if void.any() else None)
+
+
 def fit_objects(
     osvos: OSVOS,
     frames: Sequence[Any],
@@ -99,8 +111,10 @@ def fit_objects(
         osvos: the :class:`~osvos_tf.osvos.OSVOS` holding the parent (its :attr:`state` is left as the last
             object's).
         frames: annotated frames (paths or uint8 RGB arrays), one per annotation.
-        annotations: label maps (palette PNGs, arrays of ids) or dicts ``{id: mask}``, one per frame
-            (:func:`osvos_tf.label_maps.read_label_map`); 255 is void, left out of every object's loss.
+        annotations: one per frame: a label map (palette PNG, array of ids:
+            :func:`osvos_tf.label_maps.read_label_map`; 255 is void, left out of every object's loss), or a
+            dict ``{id: mask}`` (each mask as :func:`osvos_tf.masks.read_user_mask` reads it; masks may
+            overlap, as in SegTrack v2: each object is trained on its own mask).
         config, iterations, seed: the recipe, shared by every object, as :meth:`OSVOS.fit`.
         objects: the ids to segment (default: every id in the annotations).
         time_budget_s: for all the objects together: each object gets an equal share of what is left.
@@ -110,8 +124,8 @@ def fit_objects(
         The :class:`ObjectsState`.
 
     Raises:
-        ValueError: no frames, a count or size mismatch, an unreadable or colour annotation, an id that
-            appears in no annotated frame, more than 254 objects, overlapping dict masks.
+        ValueError: no frames, a count or size mismatch, an unreadable or colour label map, an id that
+            appears in no annotated frame, more than 254 objects.
     """
     if len(frames) != len(annotations) or not frames:
         raise ValueError(
@@ -120,16 +134,18 @@ def fit_objects(
         )
     config = osvos._fit_config(config, iterations, seed)
     frames_np = [read_frame(f) for f in frames]
-    labels = [read_label_map(a, f"Annotation {i}") for i, a in enumerate(annotations)]
-    for i, (frame, label) in enumerate(zip(frames_np, labels)):
-        check_pair(frame, label, where=f" (annotated frame {i})")
-    chosen = chosen_objects(object_ids(labels), objects)
+    annotated = [_object_masks(a, f"Annotation {i}") for i, a in enumerate(annotations)]
+    for i, (frame, (masks, _)) in enumerate(zip(frames_np, annotated)):
+        for obj, mask in masks.items():
+            check_pair(frame, mask, where=f" (annotated frame {i}, object {obj})")
+    present = tuple(sorted({obj for masks, _ in annotated for obj, m in masks.items() if m.any()}))
+    chosen = chosen_objects(present, objects)
     start = time.perf_counter()
     states: dict[int, VideoState] = {}
     first: dict[int, int] = {}
     stopped = False
     for k, obj in enumerate(chosen):
-        where = [i for i, label in enumerate(labels) if (label == obj).any()]
+        where = [i for i, (masks, _) in enumerate(annotated) if obj in masks and masks[obj].any()]
         first[obj] = where[0]
         budget = None
         if time_budget_s is not None:
@@ -141,9 +157,9 @@ def fit_objects(
             )
         state = osvos._fit_arrays(
             [frames_np[i] for i in where],
-            [labels[i] == obj for i in where],
+            [annotated[i][0][obj] for i in where],
             config,
-            voids=[labels[i] == VOID_ID for i in where],
+            voids=[annotated[i][1] for i in where],
             time_budget_s=budget,
             progress=progress,
             label=f"object {obj} ({k + 1}/{len(chosen)})",

@@ -37,6 +37,9 @@ PUBLIC = [
     "error_split_results",
     "format_error_table",
     "evaluate_and_report",
+    "evaluate_objects",
+    "evaluate_results_2017",
+    "format_objects_table",
 ]
 
 

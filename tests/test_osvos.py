@@ -310,7 +310,7 @@ def test_a_mask_with_several_objects_is_refused_not_merged(base, clip, tmp_path)
     palette = Image.fromarray(labels, mode="P")
     palette.putpalette([0, 0, 0, 128, 0, 0, 0, 128, 0] + [0] * 759)
     palette.save(tmp_path / "two.png")
-    with pytest.raises(ValueError, match=r"holds 2 objects \(ids 1, 2\).*one object per run"):
+    with pytest.raises(ValueError, match=r"holds 2 objects \(ids 1, 2\).*OSVOS.fit_objects"):
         base.fit_one_shot(frames[0], tmp_path / "two.png", iterations=1, progress=False)
     with pytest.raises(ValueError, match="holds 2 objects"):
         base.fit_one_shot(frames[0], labels, iterations=1, progress=False)  # a 0..N label map array

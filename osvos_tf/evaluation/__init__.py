@@ -44,16 +44,26 @@ Modules, one concept each (every public name is re-exported here):
 * :mod:`~osvos_tf.evaluation.validation` -- the mask-argument checks shared by the measures.
 
 Overall numbers are means over sequences (T over the sequences that have a T).
+
+The DAVIS-2017 semi-supervised (multi-object) protocol reuses J, F and the statistics above, per object
+(imported from their modules; ``evaluate_and_report(year=2017)`` / ``tools/eval_davis.py --year 2017`` run it):
+
+* :mod:`~osvos_tf.evaluation.multi_object` -- the per-object rules and J/F of one sequence in memory
+  (``evaluate_objects``, ``evaluate_object_frames``, ``count_objects``, ``object_masks``).
+* :mod:`~osvos_tf.evaluation.davis2017` -- a results folder -> the JSON-ready dict, means over objects
+  (``evaluate_results_2017``); the image-set lists are in :mod:`~osvos_tf.evaluation.layout`.
 """
 
 from __future__ import annotations
 
 from osvos_tf.davis import annotated_frame_names, default_davis_root, load_db_info
 from osvos_tf.evaluation.boundary import BOUND_TH, boundary_map, f_measure
+from osvos_tf.evaluation.davis2017 import evaluate_results_2017
 from osvos_tf.evaluation.error_analysis import ERROR_NEAR_PX, error_split, error_split_results
+from osvos_tf.evaluation.multi_object import evaluate_objects
 from osvos_tf.evaluation.polygons import mask_contours, upsample_contour
 from osvos_tf.evaluation.region import jaccard
-from osvos_tf.evaluation.report import evaluate_and_report, format_error_table, format_table
+from osvos_tf.evaluation.report import evaluate_and_report, format_error_table, format_objects_table, format_table
 from osvos_tf.evaluation.results import evaluate_results
 from osvos_tf.evaluation.sequence import evaluate_sequence
 from osvos_tf.evaluation.shape_contexts import chi2_cost_matrix, shape_context
@@ -88,4 +98,7 @@ __all__ = [
     "error_split_results",
     "format_error_table",
     "evaluate_and_report",
+    "evaluate_objects",
+    "evaluate_results_2017",
+    "format_objects_table",
 ]

@@ -1,4 +1,4 @@
-"""A results folder checked against a DAVIS-2016 root, before any evaluation work.
+"""A results folder checked against a DAVIS root (2016, or 2017 with its image sets), before any evaluation.
 
 A results folder is ``DIR/<sequence>/<frame>.png`` with the ground-truth frame names (``00000.png``,
 ``00001.png``, ...).  Only frames ``1 .. N-2`` of a sequence are evaluated (the first frame is the given
@@ -6,6 +6,10 @@ annotation, the last one is excluded by the benchmark), so results for frames 0 
 Without an explicit sequence list, the sequences are the sub-folders of ``DIR`` that have ground truth
 (``<davis_root>/Annotations/480p/<name>``); other sub-folders (``overlays/``, ``logs/``, ...) are skipped
 and listed in :attr:`ResultsFolder.skipped`.  Hidden folders (``.name``) are ignored.
+
+A DAVIS-2017 root has the same ``Annotations/480p/<sequence>/`` folders (palette PNGs) and lists the
+sequences of each set in ``ImageSets/2017/<set>.txt``, one name a line (:func:`davis2017_sequences`); the
+DAVIS-2017 benchmark scores every sequence of the set.
 """
 
 from __future__ import annotations
@@ -66,6 +70,42 @@ def open_results_folder(
             raise ValueError("empty list of sequences: give at least one sequence name or None for all")
     frames = {s: _result_frames(davis_root, results_dir, s) for s in seqs}
     return ResultsFolder(davis_root, results_dir, seqs, frames, skipped)
+
+
+def check_davis2017_root(davis_root: str | os.PathLike, image_set: str | None = None) -> Path:
+    """``davis_root`` as a Path, checked to hold ``Annotations/480p`` and, when ``image_set`` is given,
+    ``ImageSets/2017/<image_set>.txt``; FileNotFoundError (with the DAVIS-2017 layout) otherwise."""
+    root = Path(davis_root)
+    wanted = [(annotation_dir(root), "ground truth")]
+    if image_set is not None:
+        wanted.append((root / "ImageSets" / "2017" / f"{image_set}.txt", f"list of the {image_set!r} sequences"))
+    for path, what in wanted:
+        if not path.exists():
+            raise FileNotFoundError(
+                f"DAVIS-2017 {what} not found: expected {path} under the DAVIS root {root}; pass the "
+                f"DAVIS-2017 folder (holding Annotations/480p/ and ImageSets/2017/) as davis_root / --davis"
+                + ("" if image_set is None else ", or name the sequences explicitly (--sequences)")
+            )
+    return root
+
+
+def davis2017_sequences(davis_root: str | os.PathLike, image_set: str = "val") -> list[str]:
+    """The sequences of a DAVIS-2017 image set, in file order: the non-blank lines (stripped, duplicates
+    dropped) of ``<davis_root>/ImageSets/2017/<image_set>.txt``.
+
+    Raises:
+        FileNotFoundError: no ``Annotations/480p`` or no such set file under ``davis_root``.
+        ValueError: the set file lists no sequence.
+    """
+    set_file = check_davis2017_root(davis_root, image_set) / "ImageSets" / "2017" / f"{image_set}.txt"
+    names: list[str] = []
+    for line in set_file.read_text().splitlines():
+        name = line.strip()
+        if name and name not in names:
+            names.append(name)
+    if not names:
+        raise ValueError(f"{set_file} lists no sequence: expected one sequence name a line (e.g. 'bike-packing')")
+    return names
 
 
 def report_skipped(folder: ResultsFolder, tag: str, stream: TextIO | None = None) -> None:

@@ -9,8 +9,13 @@ from pathlib import Path
 from typing import TextIO
 
 from osvos_tf.atomic import write_json_atomic
+from osvos_tf.evaluation.davis2017 import evaluate_results_2017
 from osvos_tf.evaluation.error_analysis import ERROR_NEAR_PX, SPLIT_KEYS, check_near_px, error_split_results
 from osvos_tf.evaluation.results import evaluate_results
+
+YEARS = (2016, 2017)
+"""The DAVIS protocols :func:`evaluate_and_report` runs: 2016 (single object, J/F/T per sequence) and 2017
+(semi-supervised, J/F per object)."""
 
 _TABLE_COLUMNS = [
     ("J-Mean", "J", "mean"),
@@ -37,6 +42,28 @@ def format_table(results: dict) -> str:
     lines.append("-" * len(lines[0]))
     for s, vals in results["sequences"].items():
         lines.append(row(s, vals))
+    lines.append("-" * len(lines[0]))
+    lines.append(row("Overall", results["overall"]))
+    return "\n".join(lines)
+
+
+_OBJECT_COLUMNS = [("J&F-Mean", "J&F", "")] + [(h, m, k) for h, m, k in _TABLE_COLUMNS if m != "T"]
+
+
+def format_objects_table(results: dict) -> str:
+    """Text table of :func:`~osvos_tf.evaluation.davis2017.evaluate_results_2017` output: one row per
+    object (``<seq>_<k>``) and an 'Overall' row (means over the objects)."""
+    names = list(results["objects"]) + ["Overall"]
+    w = max(8, max(len(n) for n in names))
+
+    def row(name: str, vals: dict) -> str:
+        cells = [f"{vals[m] if not k else vals[m][k]:8.3f}" for _, m, k in _OBJECT_COLUMNS]
+        return f"{name:<{w}} " + " ".join(cells)
+
+    lines = [f"{'Object':<{w}} " + " ".join(f"{h:>8}" for h, _, _ in _OBJECT_COLUMNS)]
+    lines.append("-" * len(lines[0]))
+    for name, vals in results["objects"].items():
+        lines.append(row(name, vals))
     lines.append("-" * len(lines[0]))
     lines.append(row("Overall", results["overall"]))
     return "\n".join(lines)
@@ -78,6 +105,8 @@ def evaluate_and_report(
     progress: bool = True,
     errors: bool = False,
     near_px: float = ERROR_NEAR_PX,
+    year: int = 2016,
+    image_set: str = "val",
 ) -> dict:
     """Run :func:`~osvos_tf.evaluation.results.evaluate_results`, print :func:`format_table` to ``stream``
     (stdout) and, when ``json_path`` is given, write the results dict there as JSON (null for a missing T),
@@ -86,8 +115,27 @@ def evaluate_and_report(
     With ``errors``, also run :func:`~osvos_tf.evaluation.error_analysis.error_split_results` (``near_px``)
     on the same sequences, print :func:`format_error_table` after the J/F/T table and store the split under
     the key ``"error_split"`` of the returned (and written) dict.  Raises what those functions raise.
+
+    ``year=2017`` runs the DAVIS-2017 semi-supervised protocol instead:
+    :func:`~osvos_tf.evaluation.davis2017.evaluate_results_2017` (``sequences`` defaults to the
+    ``image_set`` list of ``ImageSets/2017``), printed by :func:`format_objects_table`; it has no T
+    (``compute_t`` is ignored) and no error split (``errors`` is a ValueError).
     """
+    if year not in YEARS:
+        raise ValueError(f"year: expected one of {', '.join(map(str, YEARS))} (the DAVIS protocol), received {year!r}")
     stream = sys.stdout if stream is None else stream
+    if year == 2017:
+        if errors:
+            raise ValueError(
+                "the error split (errors=True / --errors) scores one object per sequence: it is part of the "
+                "DAVIS-2016 evaluation only; drop it for year 2017"
+            )
+        results = evaluate_results_2017(
+            davis_root, results_dir, sequences=sequences, image_set=image_set, workers=workers, progress=progress
+        )
+        print(format_objects_table(results), file=stream)
+        _write_json(json_path, results)
+        return results
     if errors:
         near_px = check_near_px(near_px)  # fail before the (long) J/F/T evaluation
     results = evaluate_results(
@@ -105,8 +153,13 @@ def evaluate_and_report(
         )
         print("", file=stream)
         print(format_error_table(results["error_split"]), file=stream)
+    _write_json(json_path, results)
+    return results
+
+
+def _write_json(json_path: str | os.PathLike | None, results: dict) -> None:
+    """Write ``results`` as JSON to ``json_path`` atomically (its folder created); nothing for None."""
     if json_path is not None:
         json_path = Path(json_path)
         json_path.parent.mkdir(parents=True, exist_ok=True)
         write_json_atomic(json_path, results)
-    return results
