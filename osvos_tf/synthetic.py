@@ -119,3 +119,30 @@ def write_davis_tree(
     if db_info:
         (root / "db_info.yaml").write_text("sequences:\n" + "".join(entries))
     return root
+
+
+def two_object_clip(n_frames: int = 6, height: int = 64, width: int = 96, seed: int = 3):
+    """A synthetic clip with two objects: :func:`synthetic_clip`'s moving object (id 1) and a static striped
+    square (id 2) in the lower right, painted over it where they meet.
+
+    Returns:
+        ``(frames, label_maps)``: lists of uint8 RGB (height, width, 3) and uint8 (height, width) label maps
+        (0 background, 1, 2).
+    """
+    if height < 48 or width < 64:
+        raise ValueError(f"two_object_clip needs height >= 48 and width >= 64; got {height}x{width}.")
+    frames, masks = synthetic_clip(n_frames=n_frames, height=height, width=width, seed=seed)
+    yy, xx = np.mgrid[0:height, 0:width]
+    top, left = height - 24, width - 26
+    square = (yy >= top) & (yy < top + 18) & (xx >= left) & (xx < left + 20)
+    stripes = np.where(((xx[square] // 3) % 2)[:, None] == 0, [20, 220, 40], [240, 240, 0]).astype(np.uint8)
+    out_frames, out_labels = [], []
+    for frame, mask in zip(frames, masks):
+        f = frame.copy()
+        f[square] = stripes
+        labels = np.zeros((height, width), np.uint8)
+        labels[mask & ~square] = 1
+        labels[square] = 2
+        out_frames.append(f)
+        out_labels.append(labels)
+    return out_frames, out_labels

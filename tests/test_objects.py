@@ -1,6 +1,8 @@
 """Several objects per video (issue #16): label maps in and out, void in the loss, one network per object,
 the argmax merge."""
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 from PIL import Image
@@ -80,22 +82,9 @@ def test_void_pixels_are_left_out_of_the_loss():
 
 
 def _two_object_clip(n=6):
-    """The synthetic clip (object 1 moves) with a static second object: a striped square (object 2)."""
-    from osvos_tf.synthetic import synthetic_clip
+    from osvos_tf.synthetic import two_object_clip
 
-    frames, masks = synthetic_clip(n_frames=n, height=64, width=96, seed=3)
-    out_frames, out_labels = [], []
-    yy, xx = np.mgrid[0:64, 0:96]
-    square = (yy >= 40) & (yy < 58) & (xx >= 70) & (xx < 90)
-    for frame, mask in zip(frames, masks):
-        f = frame.copy()
-        f[square] = np.where(((xx[square] // 3) % 2)[:, None] == 0, [20, 220, 40], [240, 240, 0])
-        labels = np.zeros((64, 96), np.uint8)
-        labels[mask & ~square] = 1
-        labels[square] = 2
-        out_frames.append(f)
-        out_labels.append(labels)
-    return out_frames, out_labels
+    return two_object_clip(n_frames=n)
 
 
 @pytest.mark.slow
@@ -205,3 +194,28 @@ def test_cli_refuses_bad_object_requests_before_fine_tuning(tmp_path, capsys):
         code = main([*base, "--mask", str(tmp_path / mask), "--out", str(out), "--objects", objects])
         assert code == 2 and message in capsys.readouterr().err
         assert not list(out.glob("*.png"))  # nothing written
+
+
+SAMPLES = Path(__file__).resolve().parent.parent.parent / "shared" / "DAVIS2017_samples"
+
+
+@pytest.mark.slow
+def test_readme_example_on_real_davis2017_annotations():
+    """The README's multi-object example on DAVIS-2017 tennis (2 objects and void): fine-tuned on frame 0's
+    palette annotation, frame 1 segmented and compared with its annotation."""
+    seq = SAMPLES / "JPEGImages" / "480p" / "tennis"
+    if not seq.is_dir():
+        pytest.skip(f"DAVIS-2017 samples not found at {SAMPLES}")
+    from osvos_tf import OSVOS
+
+    annotations = SAMPLES / "Annotations" / "480p" / "tennis"
+    osvos = OSVOS()
+    state = osvos.fit_objects([seq / "00000.jpg"], [annotations / "00000.png"], iterations=30, progress=False)
+    assert state.objects == (1, 2)
+    ((_, labels, probs),) = osvos.segment_objects([seq / "00001.jpg"], state)
+    truth = read_label_map(annotations / "00001.png")
+    assert set(probs) == {1, 2} and labels.shape == truth.shape == (480, 854)
+    iou = ((labels == 1) & (truth == 1)).sum() / ((labels == 1) | (truth == 1)).sum()
+    assert iou > 0.6, iou  # the player: measured 0.71 after 30 updates (0.78 after 100)
+    # object 2 (the ball, 362 pixels of 409,920 in frame 0) is not found: the network, fine-tuned from the
+    # CPU-trained parent, marks ~60k pixels for it (IoU 0.01 after 30 or 100 updates). Recorded, not hidden.

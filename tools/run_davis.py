@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """Run OSVOS on DAVIS-2016 sequences: fine-tune on frame 0, segment every frame, time it, evaluate.
 
-    python tools/run_davis.py --davis ROOT --out DIR [--sequences a,b,...] [--set val]
+    python tools/run_davis.py --davis ROOT --out DIR [--year 2016|2017] [--sequences a,b,...] [--set val]
                               [--preset fast|default|accurate[,...] | --iterations N[,...]] [--freeze-blocks K]
                               [--compute-dtype auto|float32|bfloat16]
                               [--checkpoint PATH|PRESET|base]
@@ -15,14 +15,19 @@ mode's run folder is DIR/<mode>/. With several budgets (--preset fast,default,ac
 updates: DIR/<preset>/ or DIR/iterations-N/ (then DIR/<budget>/<mode>/ with several modes). Running the same
 command again resumes: finished sequences are skipped. All the work is done by
 osvos_tf.benchmarks.run_davis.
+
+--year 2017 runs the multi-object method over a DAVIS-2017 tree (every object of frame 0, one network each,
+palette PNG results, the DAVIS-2017 evaluation; one budget, no snapping): osvos_tf.benchmarks.davis2017_run.
 """
 
 import argparse
 import sys
 
 from osvos_tf.benchmarks import comma_ints, comma_names, run_davis
+from osvos_tf.benchmarks.davis2017_run import run_davis2017
 from osvos_tf.config import COMPUTE_DTYPES, PRESETS, ContourSnapParams, FineTuneConfig
 from osvos_tf.davis import default_davis_root
+from osvos_tf.evaluation import format_objects_table
 from osvos_tf.snapping import SNAP_MODES
 
 
@@ -32,6 +37,14 @@ def main(argv=None):
         "--davis", default=None, help="DAVIS-2016 root (default: $OSVOS_DAVIS_ROOT or <repo>/../shared/DAVIS)"
     )
     parser.add_argument("--out", required=True, help="run folder (new, empty, or an earlier run to resume)")
+    parser.add_argument(
+        "--year",
+        type=int,
+        choices=(2016, 2017),
+        default=2016,
+        help="2016 (one object, default) or 2017 (every object of frame 0, one network each, palette results, "
+        "the DAVIS-2017 evaluation; one budget, no snapping)",
+    )
     parser.add_argument(
         "--sequences", default=None, help="comma-separated sequence names (default: every sequence of --set present)"
     )
@@ -83,6 +96,25 @@ def main(argv=None):
     parser.add_argument("--quiet", action="store_true", help="no progress bars (the per-sequence lines stay)")
     args = parser.parse_args(argv)
     try:
+        if args.year == 2017:
+            if args.snap != "none" or args.freeze_blocks or (args.preset and "," in args.preset):
+                raise ValueError("--year 2017 takes one --preset or --iterations, and no --snap / --freeze-blocks.")
+            report = run_davis2017(
+                args.davis or default_davis_root(),
+                args.out,
+                preset=args.preset,
+                iterations=comma_ints(args.iterations, "--iterations")[0] if args.iterations is not None else None,
+                checkpoint=args.checkpoint,
+                sequences=comma_names(args.sequences) if args.sequences is not None else None,
+                image_set=args.image_set,
+                compute_dtype=args.compute_dtype,
+                evaluate=not args.no_eval,
+                workers=args.workers,
+                progress=not args.quiet,
+            )
+            if report["results"] is not None:
+                print(format_objects_table(report["results"]))
+            return 0
         run_davis(
             args.davis or default_davis_root(),
             args.out,
