@@ -48,9 +48,8 @@ from keras import ops
 from osvos_tf.atomic import write_json_atomic
 from osvos_tf.config import ParentTrainConfig, config_to_dict, save_config
 from osvos_tf.losses import deep_supervision_loss
-from osvos_tf.model import build_osvos, preprocess
-from osvos_tf.optimizer import GroupedOptimizer
-from osvos_tf.parent_run import check_max_updates, load_initial_weights, recorded_config
+from osvos_tf.model import preprocess
+from osvos_tf.parent_run import build_parent, check_max_updates, recorded_config
 
 # Purposes of the random streams (as osvos_tf.data's).
 _ORDER_STREAM = 1
@@ -174,14 +173,7 @@ class JaxParentTrainer:
         if masks.shape != images.shape[:3]:
             raise ValueError(f"masks must be (N, H, W) = {images.shape[:3]}; got {masks.shape}.")
         self.config = config
-        self.model = build_osvos(
-            side_outputs=True, name="osvos_parent", compute_dtype=config.compute_dtype, seed=config.seed
-        )
-        if initialise:
-            load_initial_weights(self.model, config)
-        self.optimizer = GroupedOptimizer(
-            self.model, config.lr_multipliers, config.optimizer, config.momentum, config.weight_decay
-        )
+        self.model, self.optimizer = build_parent(config, initialise)
         position = {id(v): i for i, v in enumerate(self.optimizer.variables)}
         self._model_order = [position[id(v)] for v in self.model.trainable_variables]
         self.values = [v.value for v in self.optimizer.variables]

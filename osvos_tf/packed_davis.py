@@ -73,6 +73,16 @@ class PackedDavis:
         return len(self.names)
 
 
+def _check_known(sequences: Sequence[str], available: list[str], where: str) -> None:
+    """ValueError naming the ``sequences`` that are not ``available`` in ``where``."""
+    unknown = [s for s in sequences if s not in available]
+    if unknown:
+        raise ValueError(
+            f"Sequence(s) {', '.join(map(repr, unknown))} are not in {where} (it has: {', '.join(available)}); "
+            "check the names."
+        )
+
+
 def pack_davis(
     davis_root: str | os.PathLike,
     out_dir: str | os.PathLike,
@@ -126,12 +136,7 @@ def pack_davis(
     _import_cv2()  # fail before any work when the decoder that measures the PSNR is missing
     groups = _group_by_sequence(davis_pairs(davis_root, image_set), image_set)
     if sequences is not None:
-        unknown = [s for s in sequences if s not in groups]
-        if unknown:
-            raise ValueError(
-                f"Sequence(s) {', '.join(map(repr, unknown))} are not in the set {image_set!r} of {davis_root} "
-                f"(it has: {', '.join(groups)}); check the names or the set."
-            )
+        _check_known(sequences, list(groups), f"the set {image_set!r} of {davis_root}")
         groups = {s: groups[s] for s in groups if s in set(sequences)}
     out = _claim_empty_dir(out_dir)
     check_training_pairs([pair for pairs in groups.values() for pair in pairs], progress=progress)
@@ -219,12 +224,7 @@ def load_packed(pack_dir: str | os.PathLike, sequences: Sequence[str] | None = N
     index = _read_index(pack)
     entries = {e["name"]: e for e in index["sequences"]}
     if sequences is not None:
-        unknown = [s for s in sequences if s not in entries]
-        if unknown:
-            raise ValueError(
-                f"Sequence(s) {', '.join(map(repr, unknown))} are not in the pack {pack} "
-                f"(it has: {', '.join(entries)}); check the names."
-            )
+        _check_known(sequences, list(entries), f"the pack {pack}")
         chosen = [e for e in index["sequences"] if e["name"] in set(sequences)]
     else:
         chosen = list(index["sequences"])

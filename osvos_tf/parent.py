@@ -49,14 +49,12 @@ from osvos_tf.config import ParentTrainConfig, save_config
 from osvos_tf.data import check_training_pairs, parent_dataset
 from osvos_tf.davis import davis_pairs
 from osvos_tf.losses import deep_supervision_loss
-from osvos_tf.model import build_osvos
-from osvos_tf.optimizer import GroupedOptimizer
 from osvos_tf.parent_run import (
     LATEST,
+    build_parent,
     check_max_updates,
     describe_pairs,
     latest_checkpoint,
-    load_initial_weights,
     recorded_config,
     run_config,
 )
@@ -110,14 +108,7 @@ class ParentTrainer:
                 f"micro-batches of {config.micro_batch}."
             )
         with self.strategy.scope():
-            self.model = build_osvos(
-                side_outputs=True, name="osvos_parent", compute_dtype=config.compute_dtype, seed=config.seed
-            )
-            if initialise:
-                load_initial_weights(self.model, config)
-            self.optimizer = GroupedOptimizer(
-                self.model, config.lr_multipliers, config.optimizer, config.momentum, config.weight_decay
-            )
+            self.model, self.optimizer = build_parent(config, initialise)
         self.step = 0
         self._recorded: ParentTrainConfig | None = None
         self._update = self._make_update()

@@ -55,6 +55,21 @@ def source_id(value: str) -> str:
     return resolve_parent(value).id
 
 
+def build_parent(config: ParentTrainConfig, initialise: bool = True):
+    """The training model (side outputs, ``config.compute_dtype``, seeded by ``config.seed``) with its initial
+    weights (unless ``initialise`` is False: they come from a checkpoint next), and its
+    :class:`~osvos_tf.optimizer.GroupedOptimizer`; for both trainers (under TensorFlow, call it inside the
+    strategy's scope)."""
+    from osvos_tf.model import build_osvos
+    from osvos_tf.optimizer import GroupedOptimizer
+
+    model = build_osvos(side_outputs=True, name="osvos_parent", compute_dtype=config.compute_dtype, seed=config.seed)
+    if initialise:
+        load_initial_weights(model, config)
+    optimizer = GroupedOptimizer(model, config.lr_multipliers, config.optimizer, config.momentum, config.weight_decay)
+    return model, optimizer
+
+
 def recorded_config(config: ParentTrainConfig) -> ParentTrainConfig:
     """``config`` as a run folder records it: ``init_checkpoint`` (unless None) and ``base_weights`` by
     :func:`source_id`."""

@@ -13,15 +13,13 @@ ceil(0.008 * hypot(20, 30)) = 1 px (a boundary pixel matches one at Euclidean di
 """
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
 from scipy import ndimage
+from test_evaluation import run_tool  # the same eval_davis.py runner as the 2016 CLI tests
 
 from osvos_tf import evaluation as ev
 from osvos_tf.evaluation.boundary import bound_pix
@@ -301,19 +299,6 @@ def test_folder_errors_name_the_file_and_the_fix(tmp_path):
     save_labels(results[0], bad)
     with pytest.raises(ValueError, match=rf"first ground-truth frame {first} holds no object"):
         evaluate_results_2017(root, res, workers=1, progress=False)
-
-
-def run_tool(*args):
-    env = dict(os.environ)
-    env.pop("PYTHONPATH", None)  # the tool must find the package by itself
-    return subprocess.run(
-        [sys.executable, str(REPO / "tools" / "eval_davis.py"), *map(str, args)],
-        capture_output=True,
-        text=True,
-        cwd=REPO,
-        env=env,
-        timeout=120,
-    )
 
 
 def test_cli_year_2017_table_json_and_errors(tmp_path):
