@@ -9,7 +9,7 @@ import argparse
 import os
 import sys
 
-from osvos_tf.config import COMPUTE_DTYPES, PRESETS, SNAP_MODES
+from osvos_tf.config import COMPUTE_DTYPES, MASK_THRESHOLD, PRESETS, SNAP_MODES
 
 
 def _quiet_tensorflow() -> None:
@@ -62,7 +62,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     seg.add_argument("--overlay", action="store_true", help="also write overlays to OUT/overlays/")
     seg.add_argument("--tensorboard", default=None, metavar="LOGDIR", help="TensorBoard log folder")
-    seg.add_argument("--threshold", type=float, default=0.5, help="foreground where probability > this")
+    seg.add_argument(
+        "--threshold",
+        type=float,
+        default=MASK_THRESHOLD,
+        help=f"foreground where probability > this (default {MASK_THRESHOLD}, calibrated on DAVIS train)",
+    )
     seg.add_argument(
         "--snap",
         default="none",

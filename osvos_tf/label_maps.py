@@ -26,6 +26,7 @@ import numpy as np
 from PIL import Image
 
 from osvos_tf.atomic import atomic_path
+from osvos_tf.config import MASK_THRESHOLD
 from osvos_tf.frames import open_image
 from osvos_tf.masks import VOID_ID, read_user_mask
 
@@ -142,7 +143,7 @@ def object_ids(label_maps: Sequence[np.ndarray]) -> tuple[int, ...]:
     return tuple(sorted(ids))
 
 
-def merge(probs: Mapping[int, np.ndarray], threshold: float = 0.5) -> np.ndarray:
+def merge(probs: Mapping[int, np.ndarray], threshold: float = MASK_THRESHOLD) -> np.ndarray:
     """Per-object probabilities as one label map: each pixel takes the id of the most probable object, or
     background where that probability is not above ``threshold`` (ties go to the lowest id).
 

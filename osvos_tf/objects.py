@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from osvos_tf.config import FineTuneConfig
+from osvos_tf.config import MASK_THRESHOLD, FineTuneConfig
 from osvos_tf.frames import check_pair, read_frame
 from osvos_tf.label_maps import check_object_id, object_ids, read_label_map
 from osvos_tf.label_maps import merge as merge_label_map
@@ -174,7 +174,7 @@ def segment_objects(
     frames: Iterable[Any],
     state: ObjectsState,
     merge: str | None = "argmax",
-    threshold: float = 0.5,
+    threshold: float = MASK_THRESHOLD,
     indices: Collection[int] | None = None,
 ) -> Iterator[tuple[int, np.ndarray | None, dict[int, np.ndarray]]]:
     """Segment every object of ``state`` in each frame, lazily (one frame in memory at a time).

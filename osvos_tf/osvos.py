@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from osvos_tf.config import BilateralParams, ContourSnapParams, FineTuneConfig
+from osvos_tf.config import MASK_THRESHOLD, BilateralParams, ContourSnapParams, FineTuneConfig
 from osvos_tf.cpu import resolve_compute_dtype
 from osvos_tf.frames import check_pair, read_frame
 from osvos_tf.masks import read_user_mask
@@ -428,7 +428,7 @@ class OSVOS:
         self,
         frames: Iterable[FrameLike],
         state: VideoState | None = None,
-        threshold: float = 0.5,
+        threshold: float = MASK_THRESHOLD,
         indices: Collection[int] | None = None,
     ) -> Iterator[tuple[int, np.ndarray]]:
         """The final mask of each frame, lazily: probabilities > ``threshold``, snapped as ``snap`` says.
@@ -450,7 +450,7 @@ class OSVOS:
         self,
         frames: Sequence[FrameLike],
         out_dir: str | os.PathLike,
-        threshold: float = 0.5,
+        threshold: float = MASK_THRESHOLD,
         overlay_dir: str | os.PathLike | None = None,
         overwrite: bool = False,
         state: VideoState | None = None,
@@ -502,7 +502,7 @@ class OSVOS:
         frames: Iterable[FrameLike],
         state: ObjectsState,
         merge: str | None = "argmax",
-        threshold: float = 0.5,
+        threshold: float = MASK_THRESHOLD,
         indices: Collection[int] | None = None,
     ) -> Iterator[tuple[int, np.ndarray | None, dict[int, np.ndarray]]]:
         """``(index, label map or None, {id: probs})`` per frame, lazily; see
@@ -516,7 +516,7 @@ class OSVOS:
         frames: Sequence[FrameLike],
         out_dir: str | os.PathLike,
         state: ObjectsState,
-        threshold: float = 0.5,
+        threshold: float = MASK_THRESHOLD,
         overlay_dir: str | os.PathLike | None = None,
         overwrite: bool = False,
         progress: bool = True,

@@ -12,6 +12,7 @@ import numpy as np
 from PIL import Image
 
 from osvos_tf.atomic import atomic_path
+from osvos_tf.config import MASK_THRESHOLD
 from osvos_tf.frames import check_unique_names, frame_name, read_frame
 from osvos_tf.masks import write_mask
 
@@ -156,7 +157,7 @@ def write_results(
     probs: Iterable[np.ndarray],
     frames: Sequence,
     out_dir: str | os.PathLike,
-    threshold: float = 0.5,
+    threshold: float = MASK_THRESHOLD,
     overlay_dir: str | os.PathLike | None = None,
     overwrite: bool = False,
 ) -> list[Path]:

@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from osvos_tf.atomic import write_json_atomic
+from osvos_tf.config import MASK_THRESHOLD
 from osvos_tf.frames import open_image
 
 #: Frame and mask file extensions of the release, in the order they are looked for.
@@ -90,7 +91,7 @@ def run_segtrack(
     iterations: int | None = None,
     checkpoint: str | os.PathLike | None = None,
     sequences: list[str] | None = None,
-    threshold: float = 0.5,
+    threshold: float = MASK_THRESHOLD,
     progress: bool = True,
 ) -> dict:
     """The paper's Table 7 protocol on SegTrack v2 (module docstring); writes ``out_dir/<seq>/<k>/<name>.png``

@@ -14,7 +14,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from osvos_tf.config import FineTuneConfig, finetune_config
+from osvos_tf.config import MASK_THRESHOLD, FineTuneConfig, finetune_config
 from osvos_tf.frames import check_frames, check_pair, list_frames, read_frame
 from osvos_tf.masks import MultipleObjectsError, read_user_mask
 from osvos_tf.osvos import OSVOS
@@ -47,7 +47,7 @@ def segment_video(
     overlay: bool = False,
     log_dir: str | os.PathLike | None = None,
     overwrite: bool = False,
-    threshold: float = 0.5,
+    threshold: float = MASK_THRESHOLD,
     time_budget_s: float | None = None,
     progress: bool = True,
     snap: str | None = None,

@@ -119,7 +119,8 @@ def test_sampled_frames_and_mean_jaccard(tiny_davis):
     cut = gt[0].copy()
     cut[gt[0].shape[0] // 2 :] = False
     expected = (cut.sum() / gt[0].sum() + 1.0) / 2
-    got = benchmarks.mean_jaccard((p for p in [np.where(cut, 0.9, 0.1), np.where(gt[1], 0.51, 0.49)]), annotations)
+    maps = (p for p in [np.where(cut, 0.9, 0.1), np.where(gt[1], 0.51, 0.49)])
+    got = benchmarks.mean_jaccard(maps, annotations, threshold=0.5)
     assert got == pytest.approx(expected)
     with pytest.raises(ValueError, match="got 1 maps for 2 annotations"):
         benchmarks.mean_jaccard([gt[0]], annotations)

@@ -61,7 +61,7 @@ def test_merge_is_the_argmax_with_background_below_the_threshold():
     p1 = np.array([[0.9, 0.6, 0.2, 0.7]], np.float32)
     p3 = np.array([[0.8, 0.7, 0.4, 0.7]], np.float32)
     # by hand: 0.9 > 0.8 -> 1; 0.7 > 0.6 -> 3; best 0.4 <= 0.5 -> background; a tie -> the lower id
-    np.testing.assert_array_equal(merge({3: p3, 1: p1}), [[1, 3, 0, 1]])
+    np.testing.assert_array_equal(merge({3: p3, 1: p1}, threshold=0.5), [[1, 3, 0, 1]])
     np.testing.assert_array_equal(merge({3: p3, 1: p1}, threshold=0.75), [[1, 0, 0, 0]])
 
 

@@ -293,7 +293,14 @@ def test_package_re_exports_the_public_names():
 
     for name in snapping.__all__:
         assert hasattr(snapping, name), name
-    for name in ("BilateralParams", "ContourSnapParams", "SNAP_MODES", "UCM_THRESHOLD", "CALIBRATED_UCM_THRESHOLD"):
+    for name in (
+        "BilateralParams",
+        "ContourSnapParams",
+        "SNAP_MODES",
+        "UCM_THRESHOLD",
+        "CALIBRATED_UCM_THRESHOLD",
+        "MASK_THRESHOLD",
+    ):
         assert getattr(snapping, name) is getattr(config, name), name  # one definition, in osvos_tf.config
     assert snapping.CALIBRATED_BILATERAL is bilateral.CALIBRATED_BILATERAL
     assert snapping.Snapper is snapper.Snapper

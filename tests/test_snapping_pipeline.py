@@ -51,7 +51,8 @@ def test_snapper_equals_the_snapping_functions(scene):
     assert bil.frames == 1 and bil.seconds["snap"] > 0 and bil.seconds["contour_model"] == 0
     contour = np.zeros(probs.shape, np.float32)
     contour[:, 30] = 0.9
-    con = Snapper("contours", contours=ContourSnapParams(threshold=0.2))
+    # snapping everywhere (margin 1, band 0): the operator's output itself (the confidence model: test_calibration)
+    con = Snapper("contours", contours=ContourSnapParams(threshold=0.2, margin=1.0, band=0))
     assert np.array_equal(con(frame, probs, contour=contour), snap_to_contours(probs, contour, 0.2))
     # with no contour map given, the contour network computes it (HED weights): same as doing it by hand
     own = con(frame, probs)
@@ -142,7 +143,17 @@ def test_run_davis_with_several_snap_modes(tmp_path, tiny_davis):
     osvos = OSVOS(checkpoint="base", config=FineTuneConfig())
     out = tmp_path / "run"
     log = io.StringIO()
-    both = {"iterations": 2, "snap": ["none", "bilateral"], "workers": 1, "progress": False, "osvos": osvos}
+    # OpenCV's solver defaults, snapping everywhere: with the calibrated confidence margin nothing changes on
+    # this barely fine-tuned network (its probabilities are far from the mask threshold)
+    opencv = BilateralParams()
+    both = {
+        "iterations": 2,
+        "snap": ["none", "bilateral"],
+        "workers": 1,
+        "progress": False,
+        "osvos": osvos,
+        "bilateral_params": opencv,
+    }
     runs = benchmarks.run_davis(tiny_davis, out, log=log, stream=io.StringIO(), **both)
     assert runs.modes == ("none", "bilateral") and sorted(p.name for p in out.iterdir()) == ["bilateral", "none"]
     assert "segmentation ms/frame (incl. snapping and PNG): none" in log.getvalue()
@@ -179,11 +190,12 @@ def test_run_davis_with_several_snap_modes(tmp_path, tiny_davis):
         progress=False,
         log=False,
         osvos=osvos,
+        bilateral_params=opencv,
     ).run()
     assert single.ran == [] and single.skipped == list(SEQS)
     # another snapping parameter in the same folder: refused, nothing changed
     files = snapshot(out)
-    with pytest.raises(ValueError, match="snap_params.lam: 512.0 there, 10.0 now"):
+    with pytest.raises(ValueError, match="snap_params.lam: 128.0 there, 10.0 now"):
         benchmarks.run_davis(
             tiny_davis,
             out,
@@ -202,24 +214,41 @@ def test_run_davis_with_several_snap_modes(tmp_path, tiny_davis):
 
 
 def test_calibrate_snapping_scores_every_candidate(tiny_davis):
-    cal = benchmarks.calibrate_snapping(
-        tiny_davis,
-        image_set="val",
-        frames_per_sequence=1,
-        checkpoint=None,
-        ucm_thresholds=(0.1, 0.3),
-        bilateral=((64.0, 8.0), (128.0, 8.0)),
-        progress=False,
-    )
-    assert cal["frames"] == 2 and cal["sequences"] == list(SEQS)
-    assert set(cal["contours"]) == {0.1, 0.3} and len(cal["bilateral"]) == 2
-    assert cal["best"]["contours"]["J"] == max(cal["contours"].values())
-    assert cal["best"]["bilateral"]["J"] == max(cal["bilateral"].values())
+    # tiny_davis is a validation set: refused, unless asked for explicitly (with a warning)
+    with pytest.raises(ValueError, match="Refusing to calibrate on validation sequences"):
+        benchmarks.calibrate_snapping(tiny_davis, image_set="val", frames_per_sequence=1)
+    with pytest.warns(UserWarning, match="Calibrating on validation sequences"):
+        cal = benchmarks.calibrate_snapping(
+            tiny_davis,
+            image_set="val",
+            frames_per_sequence=1,
+            checkpoint=None,
+            ucm_thresholds=(0.1, 0.3),
+            bilateral=((64.0, 8.0), (128.0, 8.0)),
+            margins=(0.2, 1.0),
+            bands=(0, 8),
+            progress=False,
+            allow_validation=True,
+        )
+    assert cal["frames"] == 2 and cal["sequences"] == list(SEQS) and cal["validation_sequences"] == list(SEQS)
+    assert cal["fine_tuning"]["iterations"] == 0 and cal["fine_tuning"]["seconds"] == {}
+    # each snapping parameter with each (margin, band): 2 x 4, (1, 0) among them
+    assert len(cal["contours"]) == 8 and len(cal["bilateral"]) == 8
+    assert {"ucm=0.1,margin=1,band=0", "ucm=0.3,margin=0.2,band=8"} <= set(cal["contours"])
+    for mode in ("contours", "bilateral"):
+        best = cal["best"][mode]
+        qualifying = [
+            j
+            for k, j in cal[mode].items()
+            if all(rec["none"] - rec[mode][k] <= cal["max_loss"] + 1e-12 for rec in cal["per_sequence"].values())
+        ]
+        assert best["J"] == (max(qualifying) if qualifying else best["J"]) and best["J"] == cal[mode][best["key"]]
+        assert cal["everywhere"][mode]["J"] == max(j for k, j in cal[mode].items() if k.endswith("margin=1,band=0"))
     assert all(0 <= v <= 1 for v in [cal["none"], *cal["contours"].values(), *cal["bilateral"].values()])
     text = benchmarks.format_calibration(cal)
-    assert "<- best" in text and "no snapping" in text
+    assert "<- best" in text and "parent predictions, no fine-tuning" in text and "contours chosen" in text
     with pytest.raises(ValueError, match="frames_per_sequence must be >= 1"):
-        benchmarks.calibrate_snapping(tiny_davis, "val", 0)
+        benchmarks.calibrate_snapping(tiny_davis, "val", 0, allow_validation=True)
 
 
 def test_run_davis_freeze_blocks_is_recorded_and_checked(tmp_path, tiny_davis):

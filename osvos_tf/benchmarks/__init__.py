@@ -13,7 +13,8 @@ Modules, one concept each:
   its id), results.json (:func:`evaluate_run`), resume checks, stale-file cleanup.
 * :mod:`~osvos_tf.benchmarks.budgets` -- presets / iteration counts -> :class:`Budget`.
 * :mod:`~osvos_tf.benchmarks.sampling` -- a quick J estimate (:func:`sampled_frames`, :func:`mean_jaccard`).
-* :mod:`~osvos_tf.benchmarks.calibration` -- the snapping parameters (:func:`calibrate_snapping`).
+* :mod:`~osvos_tf.benchmarks.calibration` -- the raw-mask threshold and the snapping parameters, on
+  fine-tuned predictions of the train sequences (:func:`calibrate_snapping`, :func:`score_snapping`).
 * :mod:`~osvos_tf.benchmarks.plots` -- :func:`load_run`, :func:`plot_runs` (matplotlib, imported there).
 * :mod:`~osvos_tf.benchmarks.speed` -- the speed benchmark (:func:`run_speed_benchmark`).
 * :mod:`~osvos_tf.benchmarks.lists` -- the comma-separated lists the tools take.
@@ -23,10 +24,16 @@ Importing this package does not import TensorFlow; running a network does.
 
 from osvos_tf.benchmarks.budgets import Budget, resolve_budgets, shared_finetuning
 from osvos_tf.benchmarks.calibration import (
+    BAND_CANDIDATES,
     BILATERAL_CANDIDATES,
+    MARGIN_CANDIDATES,
+    MAX_SEQUENCE_LOSS,
+    THRESHOLD_CANDIDATES,
     UCM_CANDIDATES,
+    CalibrationSample,
     calibrate_snapping,
     format_calibration,
+    score_snapping,
 )
 from osvos_tf.benchmarks.davis_run import DavisRun, DavisRuns, run_davis, snap_modes
 from osvos_tf.benchmarks.lists import comma_floats, comma_ints, comma_names, comma_pairs
@@ -54,12 +61,17 @@ from osvos_tf.config import SpeedSettings
 from osvos_tf.davis import list_davis_sequences
 
 __all__ = [
+    "BAND_CANDIDATES",
     "BILATERAL_CANDIDATES",
+    "MARGIN_CANDIDATES",
+    "MAX_SEQUENCE_LOSS",
     "RESULTS_FILE",
+    "THRESHOLD_CANDIDATES",
     "TIMING_FILE",
     "TIME_AXES",
     "UCM_CANDIDATES",
     "Budget",
+    "CalibrationSample",
     "DavisRun",
     "DavisRuns",
     "RunSettings",
@@ -87,6 +99,7 @@ __all__ = [
     "run_davis",
     "run_speed_benchmark",
     "sampled_frames",
+    "score_snapping",
     "shared_finetuning",
     "snap_modes",
     "vgg16_forward_seconds",

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from osvos_tf.config import MASK_THRESHOLD
 from osvos_tf.davis import annotation_dir, sequence_inputs
 
 
@@ -45,7 +46,7 @@ def sampled_frames(davis_root: str | os.PathLike, seq: str, every: int = 5) -> t
 
 
 def mean_jaccard(
-    probs: Iterable[np.ndarray], annotations: Sequence[str | os.PathLike], threshold: float = 0.5
+    probs: Iterable[np.ndarray], annotations: Sequence[str | os.PathLike], threshold: float = MASK_THRESHOLD
 ) -> float:
     """Mean region similarity J of probability maps thresholded at ``threshold`` against mask files.
 

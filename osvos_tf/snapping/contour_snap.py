@@ -37,7 +37,7 @@ import heapq
 
 import numpy as np
 
-from osvos_tf.config import UCM_THRESHOLD
+from osvos_tf.config import MASK_THRESHOLD, UCM_THRESHOLD
 
 
 def _as_contour_map(contour_probs) -> np.ndarray:
@@ -287,7 +287,11 @@ def majority_vote(labels, mask) -> np.ndarray:
 
 
 def snap_to_contours(
-    mask_or_probs, contour_probs, threshold: float = UCM_THRESHOLD, min_size: int = 0, mask_threshold: float = 0.5
+    mask_or_probs,
+    contour_probs,
+    threshold: float = UCM_THRESHOLD,
+    min_size: int = 0,
+    mask_threshold: float = MASK_THRESHOLD,
 ) -> np.ndarray:
     """OSVOS contour snapping: majority vote of the mask over the superpixels of the contour map.
 
@@ -297,10 +301,12 @@ def snap_to_contours(
             :func:`osvos_tf.contours.contour_probs`).
         threshold: UCM threshold of the superpixels (the original: 0.29).
         min_size: see :func:`superpixels` (0: off).
-        mask_threshold: probabilities are foreground where > mask_threshold.
+        mask_threshold: probabilities are foreground where > mask_threshold (default
+            :data:`~osvos_tf.config.MASK_THRESHOLD`).
 
     Returns:
-        bool (H, W) snapped mask.
+        bool (H, W) snapped mask (every pixel may change; the pipeline's
+        :class:`~osvos_tf.snapping.Snapper` then keeps the confident ones, :mod:`osvos_tf.snapping.confidence`).
     """
     mask = _as_mask(mask_or_probs, mask_threshold)
     contour = _as_contour_map(contour_probs)

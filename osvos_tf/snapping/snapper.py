@@ -11,8 +11,9 @@ import time
 
 import numpy as np
 
-from osvos_tf.config import SNAP_MODES, BilateralParams, ContourSnapParams
+from osvos_tf.config import MASK_THRESHOLD, SNAP_MODES, BilateralParams, ContourSnapParams
 from osvos_tf.snapping.bilateral import CALIBRATED_BILATERAL, snap_bilateral
+from osvos_tf.snapping.confidence import keep_confident
 from osvos_tf.snapping.contour_snap import snap_to_contours
 
 
@@ -27,11 +28,16 @@ def check_snap_mode(snap: str | None) -> str:
 class Snapper:
     """Turns a frame's foreground probabilities into its final mask, snapped or not.
 
+    The snapped mask replaces the raw one (``probs > threshold``) only where the network is uncertain: the
+    confidence model of :mod:`osvos_tf.snapping.confidence`, with the ``margin`` and ``band`` of the mode's
+    parameters (``margin=1.0, band=0``: everywhere, as before that model).
+
     Args:
         mode: 'none' / None (``probs > threshold``), 'contours' or 'bilateral'.
-        threshold: foreground where ``probs > threshold`` (the mask that is voted over, for 'contours'; the
-            plain mask for 'none'). 'bilateral' thresholds its solution at ``bilateral.threshold``.
-        contours: :class:`ContourSnapParams` (used by 'contours').
+        threshold: the raw mask is ``probs > threshold`` (the mask that is voted over, for 'contours'; the
+            plain mask for 'none'; what confident pixels keep, for both snapping modes). 'bilateral'
+            thresholds its solution at ``bilateral.threshold``. Default :data:`~osvos_tf.config.MASK_THRESHOLD`.
+        contours: :class:`ContourSnapParams` (used by 'contours'; default ``ContourSnapParams()``).
         bilateral: :class:`BilateralParams` (used by 'bilateral'; default :data:`CALIBRATED_BILATERAL`).
         contour_model: a built contour model to share (default: built from ``contours.weights`` at the first
             frame that needs it; TensorFlow is imported only then).
@@ -45,7 +51,7 @@ class Snapper:
     def __init__(
         self,
         mode: str | None = None,
-        threshold: float = 0.5,
+        threshold: float = MASK_THRESHOLD,
         contours: ContourSnapParams | None = None,
         bilateral: BilateralParams | None = None,
         contour_model=None,
@@ -92,7 +98,7 @@ class Snapper:
             threshold: this call's probability threshold (default: :attr:`threshold`).
 
         Returns:
-            bool (H, W).
+            bool (H, W): the raw mask, snapped where the network is uncertain.
         """
         self.frames += 1
         threshold = self.threshold if threshold is None else float(threshold)
@@ -102,11 +108,14 @@ class Snapper:
             contour = self.contour_map(frame_rgb)
         start = time.perf_counter()
         if self.mode == "contours":
-            mask = snap_to_contours(
+            params: ContourSnapParams | BilateralParams = self.contours
+            snapped = snap_to_contours(
                 probs, contour, self.contours.threshold, self.contours.min_size, mask_threshold=threshold
             )
         else:
-            mask = snap_bilateral(frame_rgb, probs, self.bilateral)
+            params = self.bilateral
+            snapped = snap_bilateral(frame_rgb, probs, self.bilateral)
+        mask = keep_confident(snapped, probs, threshold, params.margin, params.band)
         self.seconds["snap"] += time.perf_counter() - start
         return mask
 
