@@ -262,8 +262,7 @@ def test_calibration_fine_tunes_each_sequence_first(train_tree, monkeypatch, tmp
         return state
 
     monkeypatch.setattr(OSVOS, "fit", recording_fit)
-    cal = benchmarks.calibrate_snapping(
-        train_tree,
+    common = dict(
         frames_per_sequence=1,
         iterations=2,
         sequence_step=2,
@@ -274,6 +273,7 @@ def test_calibration_fine_tunes_each_sequence_first(train_tree, monkeypatch, tmp
         progress=False,
         predictions=tmp_path / "predictions.npz",
     )
+    cal = benchmarks.calibrate_snapping(train_tree, **common)
     # every second sequence (a, c), each fine-tuned once on its first frame and its annotation, 2 updates
     assert cal["sequences"] == ["seq-a", "seq-c"] and cal["image_set"] == "train"
     assert [(f[0].parent.name, f[0].name, m[0].name, n) for f, m, n in calls] == [
@@ -289,19 +289,7 @@ def test_calibration_fine_tunes_each_sequence_first(train_tree, monkeypatch, tmp
     assert len(cal["contours"]) == 2 and len(cal["bilateral"]) == 2
     assert "fine-tuned on each first frame (iterations: 2 updates" in format_calibration(cal)
     # the predictions file: the same scores without fine-tuning again, at another mask threshold too
-    again = benchmarks.calibrate_snapping(
-        train_tree,
-        frames_per_sequence=1,
-        iterations=2,
-        sequence_step=2,
-        ucm_thresholds=(0.3,),
-        bilateral=((8.0, 8.0),),
-        margins=(0.3, 1.0),
-        bands=(0,),
-        progress=False,
-        predictions=tmp_path / "predictions.npz",
-        mask_threshold=0.5,
-    )
+    again = benchmarks.calibrate_snapping(train_tree, **common, mask_threshold=0.5)
     assert len(calls) == 2 and again["fine_tuning"] == ft and again["threshold"]["J"] == cal["threshold"]["J"]
     assert again["threshold"]["used"] == 0.5 and again["none"] == cal["threshold"]["J"][0.5]
     with pytest.raises(ValueError, match=r"written with other settings \(iterations differ: iterations=2\)"):
