@@ -221,10 +221,11 @@ class JaxParentTrainer:
         return self._grads[size]
 
     # ---- one update -------------------------------------------------------------------------------------
-    def update(self, learning_rate: float, side_weight: float):
-        """Update number :attr:`step` (advances it). Returns the metrics as a device array (not synced):
-        float32 (6,), the total, fused and side2..side5 losses, each the mean over the update's images."""
-        draws = self.stream.update(self.step)
+    def update(self, learning_rate: float, side_weight: float, draws: Sequence[Draw] | None = None):
+        """Update number :attr:`step` (advances it) on ``draws`` (default: the stream's images of that update).
+        Returns the metrics as a device array (not synced): float32 (6,), the total, fused and side2..side5
+        losses, each the mean over the update's images."""
+        draws = self.stream.update(self.step) if draws is None else draws
         weight = np.float32(1.0 / len(draws))
         acc = metrics = None
         for d in draws:
@@ -422,7 +423,7 @@ def train_parent_jax(
             break
         step = trainer.step
         draws = trainer.stream.update(step)
-        metrics = trainer.update(config.lr_at(step), config.side_weight_at(step))  # config: as fitted
+        metrics = trainer.update(config.lr_at(step), config.side_weight_at(step), draws)  # config: as fitted
         pending.append((step, metrics))
         done_images += len(draws)
         done_flops += trainer.image_flops(draws)

@@ -79,9 +79,7 @@ def read_label_map(annotation, what: str = "Annotation") -> np.ndarray:
     if isinstance(annotation, (str, os.PathLike)):
         image = open_image(annotation, what)
         label = f"{what} {annotation}"
-        if image.mode in ("P", "1"):  # palette indices; a 1-bit image is object 1
-            return np.asarray(image).astype(np.uint8)
-        if image.mode == "L":
+        if image.mode in ("P", "1", "L"):  # palette indices, 1-bit (object 1), 8-bit ids
             return np.asarray(image).astype(np.uint8)
         if image.mode in ("I;16", "I;16B", "I;16L", "I"):
             return _check_ids(np.asarray(image, dtype=np.int64), label)

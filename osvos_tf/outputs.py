@@ -189,17 +189,21 @@ def write_masks(
 
     The folders must exist (see :func:`claim_output_dir`). Returns the mask paths written, in order.
     """
+    return _write_each(((i, np.asarray(m, bool)) for i, m in masks), frames, out_dir, overlay_dir, write_mask, overlay)
+
+
+def _write_each(items, frames: Sequence, out_dir, overlay_dir, write, draw) -> list[Path]:
+    """``write(out_dir/<name>.png, item)`` for each ``(index, item)``, and with ``overlay_dir`` a JPEG of
+    ``draw(frame, item)`` named after the frame; returns the PNG paths."""
     written = []
-    for index, mask in masks:
-        mask = np.asarray(mask, bool)
-        frame = frames[index]
-        name = frame_name(frame, index)
+    for index, item in items:
+        name = frame_name(frames[index], index)
         path = Path(out_dir) / f"{name}.png"
-        write_mask(path, mask)
+        write(path, item)
         written.append(path)
         if overlay_dir is not None:
             with atomic_path(Path(overlay_dir) / f"{name}.jpg") as tmp:
-                Image.fromarray(overlay(read_frame(frame), mask)).save(tmp, format="JPEG", quality=90)
+                Image.fromarray(draw(read_frame(frames[index]), item)).save(tmp, format="JPEG", quality=90)
     return written
 
 
@@ -230,13 +234,4 @@ def write_label_maps(
     """
     from osvos_tf.label_maps import write_label_map
 
-    written = []
-    for index, labels in items:
-        name = frame_name(frames[index], index)
-        path = Path(out_dir) / f"{name}.png"
-        write_label_map(path, labels)
-        written.append(path)
-        if overlay_dir is not None:
-            with atomic_path(Path(overlay_dir) / f"{name}.jpg") as tmp:
-                Image.fromarray(overlay_objects(read_frame(frames[index]), labels)).save(tmp, format="JPEG", quality=90)
-    return written
+    return _write_each(items, frames, out_dir, overlay_dir, write_label_map, overlay_objects)

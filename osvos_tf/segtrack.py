@@ -120,12 +120,12 @@ def run_segtrack(
         state = osvos.fit_objects([seq.frames[0]], [first], progress=progress)
         start = time.perf_counter()
         ious: dict[int, list[float]] = {obj: [] for obj in seq.objects}
+        for obj in seq.objects:
+            (out / seq.name / str(obj)).mkdir(parents=True, exist_ok=True)
         for index, _, probs in osvos.segment_objects(seq.frames, state, merge=None):
             for obj, files in seq.objects.items():
                 mask = probs[obj] > threshold
-                folder = out / seq.name / str(obj)
-                folder.mkdir(parents=True, exist_ok=True)
-                write_mask(folder / f"{files[index].stem}.png", mask)
+                write_mask(out / seq.name / str(obj) / f"{files[index].stem}.png", mask)
                 ious[obj].append(jaccard(mask, read_segtrack_mask(files[index])))
         seconds = time.perf_counter() - start
         for obj, values in ious.items():

@@ -28,23 +28,27 @@ _TABLE_COLUMNS = [
 ]
 
 
+def _text_table(label: str, rows: dict, overall: dict, columns: list) -> str:
+    """Rows ``{name: values}`` and an 'Overall' row as a text table of ``columns`` ``(header, measure,
+    statistic)`` (statistic '' for a plain number); a missing value (None) is shown as '-'."""
+    w = max(8, max(len(n) for n in [*rows, "Overall"]))
+
+    def row(name: str, vals: dict) -> str:
+        values = [vals[m][k] if k else vals[m] for _, m, k in columns]
+        return f"{name:<{w}} " + " ".join(f"{'-':>8}" if v is None else f"{v:8.3f}" for v in values)
+
+    lines = [f"{label:<{w}} " + " ".join(f"{h:>8}" for h, _, _ in columns)]
+    lines.append("-" * len(lines[0]))
+    lines.extend(row(name, vals) for name, vals in rows.items())
+    lines.append("-" * len(lines[0]))
+    lines.append(row("Overall", overall))
+    return "\n".join(lines)
+
+
 def format_table(results: dict) -> str:
     """Text table of :func:`~osvos_tf.evaluation.results.evaluate_results` output: one row per sequence
     and an 'Overall' row; a missing value (None) is shown as '-'."""
-    names = list(results["sequences"]) + ["Overall"]
-    w = max(8, max(len(n) for n in names))
-
-    def row(name: str, vals: dict) -> str:
-        cells = [f"{'-':>8}" if vals[m][k] is None else f"{vals[m][k]:8.3f}" for _, m, k in _TABLE_COLUMNS]
-        return f"{name:<{w}} " + " ".join(cells)
-
-    lines = [f"{'Sequence':<{w}} " + " ".join(f"{h:>8}" for h, _, _ in _TABLE_COLUMNS)]
-    lines.append("-" * len(lines[0]))
-    for s, vals in results["sequences"].items():
-        lines.append(row(s, vals))
-    lines.append("-" * len(lines[0]))
-    lines.append(row("Overall", results["overall"]))
-    return "\n".join(lines)
+    return _text_table("Sequence", results["sequences"], results["overall"], _TABLE_COLUMNS)
 
 
 _OBJECT_COLUMNS = [("J&F-Mean", "J&F", "")] + [(h, m, k) for h, m, k in _TABLE_COLUMNS if m != "T"]
@@ -53,20 +57,7 @@ _OBJECT_COLUMNS = [("J&F-Mean", "J&F", "")] + [(h, m, k) for h, m, k in _TABLE_C
 def format_objects_table(results: dict) -> str:
     """Text table of :func:`~osvos_tf.evaluation.davis2017.evaluate_results_2017` output: one row per
     object (``<seq>_<k>``) and an 'Overall' row (means over the objects)."""
-    names = list(results["objects"]) + ["Overall"]
-    w = max(8, max(len(n) for n in names))
-
-    def row(name: str, vals: dict) -> str:
-        cells = [f"{vals[m] if not k else vals[m][k]:8.3f}" for _, m, k in _OBJECT_COLUMNS]
-        return f"{name:<{w}} " + " ".join(cells)
-
-    lines = [f"{'Object':<{w}} " + " ".join(f"{h:>8}" for h, _, _ in _OBJECT_COLUMNS)]
-    lines.append("-" * len(lines[0]))
-    for name, vals in results["objects"].items():
-        lines.append(row(name, vals))
-    lines.append("-" * len(lines[0]))
-    lines.append(row("Overall", results["overall"]))
-    return "\n".join(lines)
+    return _text_table("Object", results["objects"], results["overall"], _OBJECT_COLUMNS)
 
 
 def format_error_table(split: dict) -> str:
