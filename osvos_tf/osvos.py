@@ -184,6 +184,8 @@ class OSVOS:
             config: the recipe (default: :attr:`config`); its ``compute_dtype`` and whether it uses side
                 losses must match the network's (build another OSVOS to change them).
             iterations, seed: override ``config.iterations`` / ``config.seed``; iterations 0 keeps the parent.
+                The other fields stay: with a config of ``coarse_updates=100`` (the 'default' preset),
+                ``iterations=50`` gives the first 50 updates of that run, all at scale 0.5.
             time_budget_s: stop fine-tuning after this many seconds, keeping the model as it is then.
             log_dir: TensorBoard folder (loss, learning rate, input / mask / prediction images, config).
             progress: progress bar on stderr.

@@ -127,7 +127,8 @@ def finetune(
     """Fine-tune ``model`` in place on annotated frames, with the original one-shot recipe.
 
     Each update takes one augmented copy (random scale from ``config.scales``, random flip) of one
-    annotated frame, chosen at random, as the original (batch 1).
+    annotated frame, chosen at random, as the original (batch 1); the first ``config.coarse_updates`` updates
+    draw their scale from ``config.coarse_scales`` instead.
 
     Args:
         model: a network from :func:`osvos_tf.model.build_osvos` holding the starting (parent) weights; it
@@ -148,11 +149,7 @@ def finetune(
     """
     rng = np.random.default_rng(config.seed)
     voids = list(voids) if voids is not None else [None] * len(frames)
-    variants = [
-        v
-        for f, m, void in zip(frames, masks, voids)
-        for v in augmented_variants(f, m, config.scales, config.flip, void)
-    ]
+    variants, pools = _variant_pools(frames, masks, voids, config)
     side_outputs = isinstance(model.outputs, (list, tuple)) and len(model.outputs) > 1
     if config.side_loss_weight and not side_outputs:
         raise ValueError("side_loss_weight > 0 needs a model built with side_outputs=True.")
@@ -176,7 +173,8 @@ def finetune(
         if time_budget_s is not None and time.perf_counter() - start >= time_budget_s:
             stopped = True
             break
-        k = int(rng.integers(len(variants)))
+        pool = pools[0] if it < config.coarse_updates else pools[1]
+        k = pool[int(rng.integers(len(pool)))]
         image, label = variants[k]
         step_start = time.perf_counter()
         loss = float(update(inputs[k], label, side_weight))
@@ -199,6 +197,33 @@ def finetune(
     if writer is not None:
         writer.flush()
     return FitHistory(len(losses), time.perf_counter() - start, losses, stopped, step_seconds)
+
+
+def _variant_pools(frames, masks, voids, config: FineTuneConfig) -> tuple[list, tuple[list[int], list[int]]]:
+    """Every augmented copy the updates draw from, and which of them each phase draws from.
+
+    Returns:
+        ``(variants, (coarse, main))``: ``variants`` lists ``(image, label)`` of :func:`augmented_variants`,
+        first every frame at ``config.scales`` (in the order of the original recipe, so that a run without
+        coarse updates draws exactly as before), then the frames at the ``config.coarse_scales`` not among
+        them (only when ``config.coarse_updates`` > 0); ``coarse`` and ``main`` are the indices into
+        ``variants`` of the copies at ``coarse_scales`` and at ``scales``.
+    """
+
+    def copies(scales):
+        return [
+            (scale, v)
+            for f, m, void in zip(frames, masks, voids)
+            for scale in scales
+            for v in augmented_variants(f, m, (scale,), config.flip, void)
+        ]
+
+    tagged = copies(config.scales)
+    if config.coarse_updates:
+        tagged += copies([s for s in dict.fromkeys(config.coarse_scales) if s not in config.scales])
+    main = [i for i, (scale, _) in enumerate(tagged) if scale in config.scales]
+    coarse = [i for i, (scale, _) in enumerate(tagged) if scale in config.coarse_scales]
+    return [v for _, v in tagged], (coarse, main)
 
 
 def _training_inputs(model, images: list, freeze_blocks: int):

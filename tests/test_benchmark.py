@@ -52,7 +52,11 @@ def test_presets_map_to_finetune_configs():
     assert finetune_config("fast")[1].iterations == 50
     assert finetune_config("accurate")[1].iterations == 300
     assert finetune_config()[0] == "default"
-    assert finetune_config()[1] == FineTuneConfig()
+    # 'default': the original recipe at 200 updates, the first 100 at scale 0.5; 'fast', 'accurate' and an
+    # explicit number of iterations: the original schedule
+    assert finetune_config()[1] == FineTuneConfig(iterations=200, coarse_updates=100, coarse_scales=(0.5,))
+    assert finetune_config("fast")[1].coarse_updates == finetune_config("accurate")[1].coarse_updates == 0
+    assert finetune_config(iterations=50)[1].coarse_updates == FineTuneConfig().coarse_updates == 0
     assert finetune_config(iterations=0) == (None, FineTuneConfig(iterations=0))
     with pytest.raises(ValueError, match="known presets: fast, default, accurate"):
         finetune_config("slow")

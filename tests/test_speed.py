@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from osvos_tf.benchmarks import speed
-from osvos_tf.config import FineTuneConfig, SpeedSettings
+from osvos_tf.config import FineTuneConfig, SpeedSettings, finetune_config
 from osvos_tf.synthetic import write_clip
 
 REPO = Path(__file__).resolve().parent.parent
@@ -54,11 +54,14 @@ def test_report_is_consistent(clip_files):
     assert report["segment_ratio_by_dtype"]["bfloat16"] == pytest.approx(
         report["segment_ms_by_dtype"]["bfloat16"] / report["vgg16_ms_by_dtype"]["bfloat16"], rel=0.02
     )
+    # and at the 'default' preset's coarse scale, for its coarse updates
     assert set(report["iteration_s"]) == {
         "float32",
         "float32, freeze_blocks=2",
+        "float32, scales=(0.5,)",
         "bfloat16",
         "bfloat16, freeze_blocks=2",
+        "bfloat16, scales=(0.5,)",
     }
     presets = report["presets"]
     assert presets["fast"] == {
@@ -69,9 +72,15 @@ def test_report_is_consistent(clip_files):
         "total_s": pytest.approx(presets["fast"]["fit_s"] + 70 * report["segment_png_ms"] / 1000, abs=0.11),
     }
     assert presets["accurate"]["measured"] is False and presets["accurate"]["iterations"] == 300
-    # estimated = set-up + iterations x the median update time: so accurate - default = 100 updates
+    # estimated = set-up + updates x the median update time at their scales: accurate (300 updates) - default
+    # (100 coarse + 100 others) = 200 updates - 100 coarse updates
+    default = finetune_config("default")[1]
+    assert default.coarse_updates == 100 and default.coarse_scales == (0.5,)
+    iteration_s = report["iteration_s"]
     assert presets["accurate"]["fit_s"] - presets["default"]["fit_s"] == pytest.approx(
-        (300 - FineTuneConfig().iterations) * report["iteration_s"]["float32"], abs=0.11
+        (300 - default.iterations + default.coarse_updates) * iteration_s["float32"]
+        - default.coarse_updates * iteration_s["float32, scales=(0.5,)"],
+        abs=0.11,
     )
     assert set(report["snap_ms"]) == {"bilateral"} and report["snap_ms"]["bilateral"]["snap"] > 0
     assert report["long_run"]["frames"] == 30 and report["peak_rss_mb"] > 0

@@ -154,3 +154,62 @@ def test_mean_loss_update_is_the_original_summed_loss_update_on_a_480p_frame():
                 assert np.abs(step).max() == 0, var.path
                 continue
             np.testing.assert_allclose(step, want_step, rtol=0, atol=2e-3 * scale, err_msg=var.path)
+
+
+def _clip(n_frames=2, h=24, w=32, seed=3):
+    rng = np.random.default_rng(seed)
+    frames = [rng.integers(0, 255, (h, w, 3), dtype=np.uint8) for _ in range(n_frames)]
+    masks = [np.zeros((h, w), bool) for _ in range(n_frames)]
+    for k, m in enumerate(masks):
+        m[4 + k : 16, 6 : 20 + k] = True
+    return frames, masks
+
+
+def test_without_coarse_updates_the_copies_and_draws_are_the_original_recipe():
+    from osvos_tf.config import FineTuneConfig
+    from osvos_tf.data import augmented_variants
+    from osvos_tf.training import _variant_pools
+
+    frames, masks = _clip()
+    config = FineTuneConfig(coarse_updates=0, compute_dtype="float32")
+    variants, (_, main) = _variant_pools(frames, masks, [None, None], config)
+    expected = [v for f, m in zip(frames, masks) for v in augmented_variants(f, m, config.scales, config.flip)]
+    assert main == list(range(len(expected))) == list(range(len(variants)))
+    for (image, label), (image_e, label_e) in zip(variants, expected):
+        np.testing.assert_array_equal(image.numpy(), image_e.numpy())
+        np.testing.assert_array_equal(label.numpy(), label_e.numpy())
+
+
+def test_coarse_pool_holds_the_coarse_sizes_and_adds_only_missing_scales():
+    from osvos_tf.config import FineTuneConfig
+    from osvos_tf.training import _variant_pools
+
+    frames, masks = _clip(h=40, w=64)
+    inside = FineTuneConfig(coarse_updates=5, coarse_scales=(0.5,), compute_dtype="float32")
+    variants, (coarse, main) = _variant_pools(frames, masks, [None, None], inside)
+    assert len(variants) == 2 * 3 * 2  # 0.5 is one of the main scales: no extra copy
+    assert {tuple(variants[i][0].shape[1:3]) for i in coarse} == {(20, 32)} and len(coarse) == 4
+    outside = FineTuneConfig(scales=(1.0,), coarse_updates=5, coarse_scales=(0.25, 0.25), compute_dtype="float32")
+    variants, (coarse, main) = _variant_pools(frames, masks, [None, None], outside)
+    assert len(variants) == 8 and main == [0, 1, 2, 3] and coarse == [4, 5, 6, 7]
+    assert {tuple(variants[i][0].shape[1:3]) for i in coarse} == {(10, 16)}
+    assert {tuple(variants[i][0].shape[1:3]) for i in main} == {(40, 64)}
+
+
+def test_coarse_updates_are_a_plain_run_at_the_coarse_scales():
+    """Every update coarse (coarse_updates >= iterations) = the original recipe with scales = coarse_scales:
+    the same copies, the same draws, so the same weights exactly."""
+    from osvos_tf.config import FineTuneConfig
+    from osvos_tf.training import finetune
+
+    frames, masks = _clip()
+    coarse = FineTuneConfig(
+        iterations=4, scales=(1.0,), coarse_updates=4, coarse_scales=(0.5,), learning_rate=0.1, compute_dtype="float32"
+    )
+    plain = FineTuneConfig(iterations=4, scales=(0.5,), learning_rate=0.1, compute_dtype="float32")
+    a, b = tiny_model(), tiny_model()
+    finetune(a, frames, masks, coarse, progress=False)
+    finetune(b, frames, masks, plain, progress=False)
+    for wa, wb in zip(a.get_weights(), b.get_weights()):
+        np.testing.assert_array_equal(wa, wb)
+    assert any(not np.array_equal(wa, w0) for wa, w0 in zip(a.get_weights(), tiny_model().get_weights()))

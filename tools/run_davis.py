@@ -2,7 +2,8 @@
 """Run OSVOS on DAVIS-2016 sequences: fine-tune on frame 0, segment every frame, time it, evaluate.
 
     python tools/run_davis.py --davis ROOT --out DIR [--year 2016|2017] [--sequences a,b,...] [--set val]
-                              [--preset fast|default|accurate[,...] | --iterations N[,...]] [--freeze-blocks K]
+                              [--preset fast|default|accurate[,...] | --iterations N[,...]]
+                              [--freeze-blocks K] [--coarse-updates N]
                               [--compute-dtype auto|float32|bfloat16]
                               [--checkpoint PATH|PRESET|base]
                               [--snap none|contours|bilateral|none,bilateral,contours]
@@ -67,6 +68,13 @@ def main(argv=None):
         "--freeze-blocks", type=int, default=0, help="VGG blocks 1..N kept fixed while fine-tuning (default 0)"
     )
     parser.add_argument(
+        "--coarse-updates",
+        type=int,
+        default=None,
+        help="with --iterations: the first N updates at scale 0.5 (reduced-resolution early updates; default 0, "
+        "the original recipe; the presets set their own)",
+    )
+    parser.add_argument(
         "--compute-dtype",
         default="auto",
         choices=COMPUTE_DTYPES,
@@ -96,9 +104,21 @@ def main(argv=None):
     parser.add_argument("--quiet", action="store_true", help="no progress bars (the per-sequence lines stay)")
     args = parser.parse_args(argv)
     try:
+        if args.coarse_updates is not None and args.iterations is None:
+            raise ValueError(
+                "--coarse-updates goes with --iterations (each preset sets its own: "
+                f"{ {k: v.get('coarse_updates', 0) for k, v in PRESETS.items()} })."
+            )
         if args.year == 2017:
-            if args.snap != "none" or args.freeze_blocks or (args.preset and "," in args.preset):
-                raise ValueError("--year 2017 takes one --preset or --iterations, and no --snap / --freeze-blocks.")
+            if (
+                args.snap != "none"
+                or args.freeze_blocks
+                or args.coarse_updates is not None
+                or (args.preset and "," in args.preset)
+            ):
+                raise ValueError(
+                    "--year 2017 takes one --preset or --iterations, and no --snap / --freeze-blocks / --coarse-updates."
+                )
             report = run_davis2017(
                 args.davis or default_davis_root(),
                 args.out,
@@ -124,7 +144,11 @@ def main(argv=None):
             iterations=comma_ints(args.iterations, "--iterations") if args.iterations is not None else None,
             checkpoint=args.checkpoint,
             snap=comma_names(args.snap),
-            config=FineTuneConfig(freeze_blocks=args.freeze_blocks, compute_dtype=args.compute_dtype),
+            config=FineTuneConfig(
+                freeze_blocks=args.freeze_blocks,
+                compute_dtype=args.compute_dtype,
+                **({} if args.coarse_updates is None else {"coarse_updates": args.coarse_updates}),
+            ),
             contour_params=ContourSnapParams(threshold=args.ucm_threshold),
             evaluate=not args.no_eval,
             compute_t=not args.no_t,

@@ -322,24 +322,34 @@ class _FineTuning:
         finally:
             net.state = previous
 
+    #: Fields a configuration's name leaves out: the schedule (the estimate combines per-update times).
+    _UNNAMED = ("iterations", "compute_dtype", "coarse_updates")
+
     def name_of(self, config: FineTuneConfig) -> str:
-        """The dtype, and the fields (other than iterations) that differ from the base config."""
+        """The dtype, and the fields (other than the schedule's) that differ from the base config."""
         extra = [
             f"{f.name}={getattr(config, f.name)}"
             for f in dataclasses.fields(config)
-            if f.name not in ("iterations", "compute_dtype") and getattr(config, f.name) != getattr(self.base, f.name)
+            if f.name not in self._UNNAMED and getattr(config, f.name) != getattr(self.base, f.name)
         ]
         return ", ".join([config.compute_dtype, *extra])
 
     def time_updates(self, settings: SpeedSettings, say) -> dict[str, float]:
         """``iteration_s``: the median update time of a ``slope_iterations`` run per configuration (each
-        dtype, plain and with each of ``settings.extra_configs``)."""
+        dtype, plain and with each of ``settings.extra_configs``, and at the ``coarse_scales`` of each preset
+        with ``coarse_updates``), without coarse updates."""
+        coarse = {
+            ("scales", tuple(c.coarse_scales))
+            for c in (finetune_config(p, base=self.base)[1] for p in settings.presets)
+            if c.coarse_updates
+        }
         configs = {}
         for dtype in self.networks:
-            for _, pairs in (("", ()), *settings.extra_configs):
+            for _, pairs in (("", ()), *settings.extra_configs, *(("", (pair,)) for pair in sorted(coarse))):
                 overrides: dict[str, Any] = {
                     "compute_dtype": dtype,
                     "iterations": settings.slope_iterations,
+                    "coarse_updates": 0,
                     **dict(pairs),
                 }
                 config = dataclasses.replace(self.base, **overrides)
@@ -355,9 +365,19 @@ class _FineTuning:
             )
         return dict(self.iteration_s)
 
+    def updates_seconds(self, config: FineTuneConfig) -> float | None:
+        """The estimated time of ``config``'s updates: its coarse updates x the update time at its
+        ``coarse_scales``, plus the others x the update time at its ``scales`` (None: not timed)."""
+        main = self.iteration_s.get(self.name_of(config))
+        n_coarse = min(config.coarse_updates, config.iterations)
+        coarse = self.iteration_s.get(self.name_of(dataclasses.replace(config, scales=config.coarse_scales)))
+        if main is None or (n_coarse and coarse is None):
+            return None
+        return n_coarse * (coarse or 0.0) + (config.iterations - n_coarse) * main
+
     def preset_times(self, settings: SpeedSettings, png_s_per_frame: float, say) -> dict[str, dict]:
         """Per preset: its fine-tuning time (run end to end for ``settings.measure``, else estimated as set-up +
-        iterations x ``iteration_s``) and the total for ``settings.frames_for_total`` frames. Presets whose
+        :meth:`updates_seconds`) and the total for ``settings.frames_for_total`` frames. Presets whose
         configuration was not timed by :meth:`time_updates` are left out."""
         out = {}
         for preset in settings.presets:
@@ -366,9 +386,8 @@ class _FineTuning:
             if preset in settings.measure:
                 entry["fit_s"] = round(self.fit(config).seconds, 1)
                 entry["measured"] = True
-            elif entry["config"] in self.setup:
-                name = entry["config"]
-                entry["fit_s"] = round(self.setup[name] + config.iterations * self.iteration_s[name], 1)
+            elif (updates_s := self.updates_seconds(config)) is not None:
+                entry["fit_s"] = round(self.setup[entry["config"]] + updates_s, 1)
                 entry["measured"] = False
             else:
                 continue
