@@ -443,6 +443,10 @@ def test_run_davis_tool_errors(tmp_path, tiny_davis):
         "run_davis.py", "--davis", tiny_davis, "--out", tmp_path / "o", "--preset", "fast", "--iterations", "3"
     )
     assert r.returncode == 2 and "not allowed with argument" in r.stderr
+    r = run_tool(
+        "run_davis.py", "--davis", tiny_davis, "--out", tmp_path / "o", "--preset", "default", "--coarse-updates", "5"
+    )
+    assert r.returncode == 2 and "--coarse-updates goes with --iterations" in r.stderr and "'default': 100" in r.stderr
     r = run_tool("run_davis.py", "--davis", tmp_path / "none", "--out", tmp_path / "o")
     assert r.returncode == 2 and "DAVIS root not found" in r.stderr
     assert not (tmp_path / "o").exists()
