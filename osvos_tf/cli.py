@@ -9,7 +9,17 @@ import argparse
 import os
 import sys
 
-from osvos_tf.config import COMPUTE_DTYPES, MASK_THRESHOLD, PRESETS, SNAP_MODES
+from osvos_tf.config import (
+    COMPUTE_DTYPES,
+    CUTOUT_FORMATS,
+    MASK_THRESHOLD,
+    PRESETS,
+    SNAP_MODES,
+    VIDEO_MASK_OUTPUTS,
+    FineTuneConfig,
+)
+
+WORKING_SHORT_SIDE = FineTuneConfig().working_short_side
 
 
 def _quiet_tensorflow() -> None:
@@ -22,7 +32,12 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     seg = sub.add_parser("segment", help="fine-tune on one annotated frame, then segment every frame")
-    seg.add_argument("--frames", required=True, help="folder of frames (jpg/png, natural order)")
+    source = seg.add_mutually_exclusive_group(required=True)
+    source.add_argument("--frames", help="folder of frames (jpg/png, natural order)")
+    source.add_argument(
+        "--video",
+        help="a video file (mp4, mov, webm, mkv, ...; needs the 'video' extra: pip install \"osvos_tf[video]\")",
+    )
     seg.add_argument(
         "--mask",
         required=True,
@@ -35,7 +50,12 @@ def _parser() -> argparse.ArgumentParser:
         help="comma-separated object ids of a label-map --mask to segment (default: every object it holds)",
     )
     seg.add_argument("--frame-index", type=int, default=0, help="index of the annotated frame (default 0)")
-    seg.add_argument("--out", required=True, help="output folder for <frame>.png masks (0/255)")
+    seg.add_argument(
+        "--out",
+        required=True,
+        help="output folder: <frame>.png masks (0/255) for --frames; for --video masks/<index>.png (or masks.mkv), "
+        "overlay.mp4, cutout.* and run.json",
+    )
     budget = seg.add_mutually_exclusive_group()
     budget.add_argument(
         "--iterations",
@@ -60,7 +80,37 @@ def _parser() -> argparse.ArgumentParser:
         help="parent network: a preset name (see `osvos parents`), a checkpoint path, or 'base' (bare VGG16 from "
         "HED, no parent); default: the shipped preset",
     )
-    seg.add_argument("--overlay", action="store_true", help="also write overlays to OUT/overlays/")
+    seg.add_argument(
+        "--overlay",
+        action="store_true",
+        help="also write overlays: OUT/overlays/ (--frames), OUT/overlay.mp4 (--video: H.264, audio kept)",
+    )
+    size = seg.add_mutually_exclusive_group()
+    size.add_argument(
+        "--short-side",
+        type=int,
+        default=WORKING_SHORT_SIDE,
+        help=f"working resolution: frames with a longer short side are fine-tuned and segmented at this one, the "
+        f"masks brought back to the input size (default {WORKING_SHORT_SIDE}, as DAVIS)",
+    )
+    size.add_argument(
+        "--native", action="store_true", help="fine-tune and segment at the input resolution (slow for 1080p and up)"
+    )
+    seg.add_argument(
+        "--masks",
+        default="png",
+        choices=VIDEO_MASK_OUTPUTS,
+        help="--video: masks as PNGs (OUT/masks/) or a lossless video (OUT/masks.mkv, FFV1) (default png)",
+    )
+    seg.add_argument(
+        "--cutout",
+        default=None,
+        choices=CUTOUT_FORMATS,
+        help="--video: also write a cut-out with alpha: webm (VP9), mov (ProRes 4444) or png (OUT/cutout/, RGBA)",
+    )
+    seg.add_argument(
+        "--soft-alpha", action="store_true", help="--video: cut-out alpha from the probabilities (soft edges)"
+    )
     seg.add_argument("--tensorboard", default=None, metavar="LOGDIR", help="TensorBoard log folder")
     seg.add_argument(
         "--threshold",
@@ -113,9 +163,41 @@ def main(argv=None) -> int:
     args = _parser().parse_args(argv)
     _quiet_tensorflow()
     try:
-        if args.command == "segment":
+        if args.command == "segment" and args.video is not None:
+            from osvos_tf.video_job import segment_video_file
+
+            s = segment_video_file(
+                args.video,
+                args.mask,
+                args.out,
+                args.frame_index,
+                args.iterations,
+                args.checkpoint,
+                args.tensorboard,
+                args.overwrite,
+                args.threshold,
+                args.time_budget,
+                snap=None if args.snap == "none" else args.snap,
+                preset=args.preset,
+                compute_dtype=args.compute_dtype,
+                objects=_object_ids(args.objects),
+                short_side=None if args.native else args.short_side,
+                masks=args.masks,
+                overlay=args.overlay,
+                cutout=args.cutout,
+                soft_alpha=args.soft_alpha,
+            )
+            print(
+                f"{s['frames']} frames of {args.video} segmented into {args.out}: "
+                + ", ".join(str(p.name) for p in s["paths"].values())
+                + f" (network: {s['source']}; fine-tuning {s['iterations']} updates in {s['fit_seconds']:.1f} s, "
+                f"segmentation {s['segment_seconds']:.1f} s; estimated {s['estimate'].seconds:.0f} s in all)"
+            )
+        elif args.command == "segment":
             from osvos_tf.video_job import segment_video
 
+            if args.masks != "png" or args.cutout or args.soft_alpha:
+                raise ValueError("--masks video, --cutout and --soft-alpha need --video (a video file).")
             s = segment_video(
                 args.frames,
                 args.mask,
@@ -132,6 +214,7 @@ def main(argv=None) -> int:
                 preset=args.preset,
                 compute_dtype=args.compute_dtype,
                 objects=_object_ids(args.objects),
+                short_side=None if args.native else args.short_side,
             )
             print(
                 f"{len(s['masks'])} {'label maps' if s['objects'] else 'masks'} written to {args.out}"
@@ -173,7 +256,7 @@ def main(argv=None) -> int:
             config = load_config(args.config) if args.config else None
             path = train_parent(args.davis, args.out, config, resume=args.resume, max_updates=args.max_updates)
             print(f"Parent weights: {path}")
-    except (OSError, ValueError, ArithmeticError) as err:  # missing files, I/O errors, bad input, divergence
+    except (OSError, ValueError, ArithmeticError, ImportError) as err:  # missing files, bad input, no extra, ...
         print(f"osvos {args.command}: error: {err}", file=sys.stderr)
         return 2
     return 0

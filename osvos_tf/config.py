@@ -89,6 +89,10 @@ class FineTuneConfig:
             native bfloat16, and the same J on DAVIS, see the README) or 'auto' (default): bfloat16 where the
             CPU has it natively (:func:`cpu_has_bfloat16`), else float32.
         seed: seed of the augmentation sampling (runs are repeatable for a given seed).
+        working_short_side: frames whose short side is longer are fine-tuned and segmented at this short side,
+            and their probabilities upsampled to the input size (:mod:`osvos_tf.resolution`); None = native
+            resolution. 480 (default) is DAVIS's, on which the recipe was made: DAVIS 480p frames are used as
+            they are, a 1080p phone video at 853x480 (an update at native 1080p costs about five 480p updates).
     """
 
     iterations: int = 200
@@ -105,6 +109,7 @@ class FineTuneConfig:
     lr_multipliers: LrMultipliers = LrMultipliers()
     compute_dtype: str = "auto"
     seed: int = 0
+    working_short_side: int | None = 480
 
     def __post_init__(self):
         if self.optimizer not in OPTIMIZERS:
@@ -123,6 +128,12 @@ class FineTuneConfig:
             raise ValueError(
                 "FineTuneConfig.coarse_updates must be an integer >= 0 (0: the original recipe); "
                 f"got {self.coarse_updates!r}."
+            )
+        side = self.working_short_side
+        if side is not None and (not isinstance(side, numbers.Integral) or isinstance(side, bool) or side < 32):
+            raise ValueError(
+                "FineTuneConfig.working_short_side must be an integer >= 32 (the short side of the working "
+                f"resolution, e.g. 480) or None (native resolution); got {side!r}."
             )
 
 
@@ -291,6 +302,12 @@ CALIBRATED_UCM_THRESHOLD = 0.35
 
 #: Snapping modes: 'none' (threshold the probabilities), 'contours' (the paper's "Ours"), 'bilateral'.
 SNAP_MODES = ("none", "contours", "bilateral")
+
+#: Masks of a video file (osvos_tf.video_outputs): PNG files or a lossless mask video.
+VIDEO_MASK_OUTPUTS = ("png", "video")
+
+#: Cut-outs with alpha of a video file, by file extension: VP9 WebM, ProRes 4444 MOV, a folder of RGBA PNGs.
+CUTOUT_FORMATS = ("webm", "mov", "png")
 
 #: The raw mask: foreground where the network's probability is > MASK_THRESHOLD (the default of the
 #: :class:`~osvos_tf.snapping.Snapper`, hence of run_davis, and of :func:`~osvos_tf.snapping.snap_to_contours`).

@@ -202,16 +202,17 @@ def segment_objects(
     first, *rest = state.objects
     stream = osvos.segment_frames(frames, state.states[first], indices)  # checks the indices now
     weights = {obj: state.states[obj].weights for obj in rest}
-    return _merged(osvos, stream, first, weights, merge, threshold)
+    side = state.states[first].config.working_short_side
+    return _merged(osvos, stream, first, weights, merge, threshold, side)
 
 
-def _merged(osvos, stream, first: int, weights: Mapping, merge: str | None, threshold: float):
-    """Run the first object through ``stream`` (it decodes the frames), the others on each decoded frame."""
-    predict = osvos._predict_fn()
+def _merged(osvos, stream, first: int, weights: Mapping, merge: str | None, threshold: float, side: int | None):
+    """Run the first object through ``stream`` (it decodes the frames), the others on each decoded frame (at
+    the working resolution of ``side``)."""
     for index, frame, probs_first in stream:
         probs = {first: probs_first}
         for obj, w in weights.items():
             osvos._use(w)
-            probs[obj] = predict(frame).numpy()
+            probs[obj] = osvos._predict_probs(frame, side)
         labels = merge_label_map(probs, threshold) if merge == "argmax" else None
         yield index, labels, dict(sorted(probs.items()))

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import time
 import warnings
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -29,6 +30,7 @@ import numpy as np
 
 from osvos_tf.config import MASK_THRESHOLD, BilateralParams, ContourSnapParams, FineTuneConfig
 from osvos_tf.cpu import resolve_compute_dtype
+from osvos_tf.estimate import JobEstimate, estimate_job
 from osvos_tf.frames import check_pair, read_frame
 from osvos_tf.masks import read_user_mask
 from osvos_tf.objects import ObjectsState
@@ -233,16 +235,22 @@ class OSVOS:
         keep: Collection[int] = (),
         label: str = "fine-tune",
     ) -> VideoState:
-        """:meth:`fit` on checked arrays (uint8 RGB frames, bool masks, optional bool void maps); ``label``
-        names the progress bar. Also the per-object fine-tuning of :func:`osvos_tf.objects.fit_objects`."""
+        """:meth:`fit` on checked arrays (uint8 RGB frames, bool masks, optional bool void maps), at the
+        config's working resolution; ``label`` names the progress bar. Also the per-object fine-tuning of
+        :func:`osvos_tf.objects.fit_objects`."""
+        from osvos_tf.resolution import resize_frame, resize_mask, working_shape
         from osvos_tf.training import finetune
 
+        side = config.working_short_side
+        shapes_in = [working_shape(m.shape[0], m.shape[1], side) for m in masks_np]
+        frames_np = [resize_frame(f, shape) for f, shape in zip(frames_np, shapes_in)]
+        masks_np = [resize_mask(m, shape) for m, shape in zip(masks_np, shapes_in)]
+        if voids is not None:
+            voids = [None if v is None else resize_mask(v, shape) for v, shape in zip(voids, shapes_in)]
         kept: dict[int, tuple[NetworkWeights, float]] = {}
-        predict = self._predict_fn() if callback is not None else None  # on the network being trained
 
-        def probs(frame) -> np.ndarray:
-            assert predict is not None
-            return predict(read_frame(frame)).numpy()
+        def probs(frame) -> np.ndarray:  # on the network being trained
+            return self._predict_probs(read_frame(frame), side)
 
         def hook(n: int, seconds: float) -> None:
             if n in keep and n < config.iterations:
@@ -371,6 +379,39 @@ class OSVOS:
             self._predict = predict
         return self._predict
 
+    def _predict_probs(self, frame: np.ndarray, short_side: int | None) -> np.ndarray:
+        """Float32 (H, W) probabilities in [0, 1] of the loaded network for a uint8 RGB (H, W, 3) frame: computed
+        at the working resolution of ``short_side`` (:mod:`osvos_tf.resolution`), upsampled back to (H, W)."""
+        from osvos_tf.resolution import resize_frame, resize_probs, working_shape
+
+        shape = working_shape(frame.shape[0], frame.shape[1], short_side)
+        probs = self._predict_fn()(resize_frame(frame, shape)).numpy()
+        return resize_probs(probs, frame.shape[:2])
+
+    def _working_side(self, state: VideoState | None) -> int | None:
+        """The working resolution's short side for segmenting with ``state`` (default: the latest fit's)."""
+        state = state if state is not None else self.state
+        return (state.config if state is not None else self.config).working_short_side
+
+    def estimate(
+        self, input_shape: tuple[int, int], n_frames: int, n_objects: int = 1, config: FineTuneConfig | None = None
+    ) -> JobEstimate:
+        """Estimate the time of fine-tuning (``config``, default :attr:`config`) and segmenting ``n_frames``
+        frames of ``input_shape`` (H, W), for ``n_objects`` objects, from one timed forward pass at the
+        working resolution (:mod:`osvos_tf.estimate`; a second or two, the first call also traces)."""
+        from osvos_tf.resolution import working_shape
+
+        config = self.config if config is None else config
+        shape = working_shape(int(input_shape[0]), int(input_shape[1]), config.working_short_side)
+        frame = np.zeros((*shape, 3), np.uint8)
+        self._use(self._weights_of(self.state))
+        predict = self._predict_fn()
+        predict(frame)  # traces on the first call
+        start = time.perf_counter()
+        predict(frame).numpy()
+        seconds = time.perf_counter() - start
+        return estimate_job(seconds, config, (int(input_shape[0]), int(input_shape[1])), shape, n_frames, n_objects)
+
     def segment(
         self, frames: Iterable[FrameLike], state: VideoState | None = None, indices: Collection[int] | None = None
     ) -> Iterator[tuple[int, np.ndarray]]:
@@ -402,12 +443,15 @@ class OSVOS:
         frame (for post-processing that needs the image, e.g. snapping)."""
         weights = self._weights_of(state if state is not None else self.state)  # fixed now, not at first next()
         selected = _check_indices(indices, frames)
-        return self._segment_frames(frames, weights, selected)
+        return self._segment_frames(frames, weights, selected, self._working_side(state))
 
     def _segment_frames(
-        self, frames: Iterable[FrameLike], weights: NetworkWeights, selected: frozenset[int] | None
+        self,
+        frames: Iterable[FrameLike],
+        weights: NetworkWeights,
+        selected: frozenset[int] | None,
+        short_side: int | None,
     ) -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
-        predict = self._predict_fn()
         items = ((i, f) for i, f in enumerate(frames) if selected is None or i in selected)
         shape = None
         with ThreadPoolExecutor(max_workers=1) as reader:  # decode the next frame while this one runs
@@ -424,7 +468,7 @@ class OSVOS:
                         f"is {shape[1]}x{shape[0]}: all frames of a video must have the same size. Resize them."
                     )
                 self._use(weights)  # another generator or a fit may have run since the last frame
-                yield index, frame, predict(frame).numpy()
+                yield index, frame, self._predict_probs(frame, short_side)
 
     def segment_masks(
         self,

@@ -371,11 +371,25 @@ def test_a_moved_run_folder_resumes_and_a_replaced_parent_is_refused(tmp_path, t
     assert run.ran == ["seq-a"] and run.timing["settings"]["checkpoint"] == f"sha256:{file_sha256(ckpt)}"
     assert str(tmp_path) not in (first / "run" / "timing.json").read_text()
 
+    assert run.timing["settings"]["threshold"] == 0.5
+    assert run.timing["settings"]["fine_tune_config"]["working_short_side"] == 480
+    # a folder written before the threshold and the working resolution were recorded resumes as made (0.5, 480)
+    timing = json.loads((first / "run" / "timing.json").read_text())
+    del timing["settings"]["threshold"], timing["settings"]["fine_tune_config"]["working_short_side"]
+    (first / "run" / "timing.json").write_text(json.dumps(timing))
+
     moved = tmp_path / "elsewhere" / "checkout-b"
     moved.parent.mkdir()
     shutil.move(first, moved)
     again = benchmarks.run_davis(tiny_davis, moved / "run", checkpoint=moved / "parent.h5", **kwargs).run()
     assert again.skipped == ["seq-a"] and again.ran == []
+    timing = json.loads((moved / "run" / "timing.json").read_text())
+    timing["settings"]["threshold"] = 0.8  # another threshold: refused
+    (moved / "run" / "timing.json").write_text(json.dumps(timing))
+    with pytest.raises(ValueError, match="threshold: 0.8 there, 0.5 now"):
+        benchmarks.run_davis(tiny_davis, moved / "run", checkpoint=moved / "parent.h5", **kwargs)
+    timing["settings"]["threshold"] = 0.5
+    (moved / "run" / "timing.json").write_text(json.dumps(timing))
 
     osvos.save(moved / "parent.h5", dtype="float16")  # another file, same path
     files = snapshot(moved / "run")

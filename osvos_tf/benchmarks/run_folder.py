@@ -39,7 +39,7 @@ from pathlib import Path
 from typing import TextIO
 
 from osvos_tf.atomic import write_json_atomic
-from osvos_tf.config import BilateralParams, ContourSnapParams, FineTuneConfig, config_to_dict
+from osvos_tf.config import MASK_THRESHOLD, BilateralParams, ContourSnapParams, FineTuneConfig, config_to_dict
 from osvos_tf.outputs import folder_entries
 
 TIMING_FILE = "timing.json"
@@ -50,7 +50,7 @@ PARTIAL_SUFFIX = ".partial"
 TOOL = "osvos_tf.benchmark"
 FORMAT = 1
 #: Settings that must match to resume a run folder (the others are informational).
-RESUME_KEYS = ("checkpoint", "fine_tune_config", "snap", "snap_params")
+RESUME_KEYS = ("checkpoint", "fine_tune_config", "snap", "snap_params", "threshold")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -65,6 +65,8 @@ class RunSettings:
         snap_params: the parameters of that mode (None for 'none').
         image_set: the DAVIS set the sequences came from, or None when they were listed explicitly.
         davis: the name of the DAVIS root folder (informational).
+        threshold: the probability threshold of the raw masks (folders written before it was recorded were
+            all made at :data:`~osvos_tf.config.MASK_THRESHOLD` 0.5 and resume as such).
     """
 
     parent: str
@@ -74,6 +76,7 @@ class RunSettings:
     snap_params: ContourSnapParams | BilateralParams | None
     image_set: str | None
     davis: str
+    threshold: float = MASK_THRESHOLD
 
     def to_json(self) -> dict:
         """The timing.json ``settings`` dict, as stored (tuples become lists)."""
@@ -85,6 +88,7 @@ class RunSettings:
             "set": self.image_set,
             "davis": self.davis,
             "fine_tune_config": config_to_dict(self.config),
+            "threshold": self.threshold,
         }
         if self.snap_params is not None:
             data["snap_params"] = dataclasses.asdict(self.snap_params)
@@ -148,6 +152,18 @@ def open_run_folder(run_dir: Path, settings: RunSettings) -> dict:
     return timing
 
 
+def _recorded_defaults(stored: dict) -> dict:
+    """``stored`` settings with what older run folders did not record filled in as they were made: the
+    threshold :data:`~osvos_tf.config.MASK_THRESHOLD`, and the fine-tuning fields added since at their
+    defaults (e.g. ``working_short_side`` 480, which leaves DAVIS 480p frames as they are)."""
+    stored = dict(stored)
+    stored.setdefault("threshold", MASK_THRESHOLD)
+    if isinstance(stored.get("fine_tune_config"), dict):
+        defaults = json.loads(json.dumps(config_to_dict(FineTuneConfig())))
+        stored["fine_tune_config"] = {**defaults, **stored["fine_tune_config"]}
+    return stored
+
+
 def check_resumable(run_dir: Path, stored: dict, wanted: dict) -> None:
     """Refuse to resume a run whose stored settings differ from ``wanted`` in a :data:`RESUME_KEYS` key.
 
@@ -158,6 +174,7 @@ def check_resumable(run_dir: Path, stored: dict, wanted: dict) -> None:
     there, now = stored.get("checkpoint"), wanted.get("checkpoint")
     if there != now:
         raise ValueError(_parent_mismatch(run_dir, there, now))
+    stored = _recorded_defaults(stored)
     diffs = []
     for key in RESUME_KEYS:
         a, b = stored.get(key), wanted.get(key)
