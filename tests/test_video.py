@@ -262,3 +262,34 @@ def test_cli_video_options_need_a_video(tmp_path):
     Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(tmp_path / "frames" / "0.png")
     code = main(["segment", "--frames", str(tmp_path / "frames"), "--mask", "m.png", "--out", "o", "--cutout", "webm"])
     assert code == 2
+
+
+def test_cli_segments_an_odd_sized_vp9_video(tmp_path, capsys):
+    from osvos_tf.cli import main
+
+    path = tmp_path / "v.webm"  # VP9 in WebM, 65x47 (H.264 in 4:2:0 could not even store that size)
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("libvpx-vp9", rate=25)
+        stream.width, stream.height, stream.pix_fmt = 65, 47, "yuv420p"
+        for image in ramp(5, 47, 65):
+            for packet in stream.encode(av.VideoFrame.from_ndarray(image, format="rgb24")):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    assert [index_of(f.image) for f in VideoReader(path)] == list(range(5))
+    mask = np.zeros((47, 65), np.uint8)
+    mask[10:30, 20:40] = 255
+    Image.fromarray(mask).save(tmp_path / "m.png")
+    out = tmp_path / "out"
+    args = ["segment", "--video", str(path), "--mask", str(tmp_path / "m.png"), "--out", str(out)]
+    assert main([*args, "--iterations", "0", "--overlay", "--cutout", "png", "--frame-index", "-1"]) == 0
+    printed = capsys.readouterr()
+    assert "5 frames of" in printed.out and "working resolution 65x47 (native)" in printed.err
+    assert sorted(p.name for p in out.iterdir()) == ["cutout", "masks", "overlay.mp4", "run.json"]
+    assert np.asarray(Image.open(out / "cutout" / "00004.png")).shape == (47, 65, 4)
+    overlay = VideoReader(out / "overlay.mp4")
+    assert len(overlay) == 5 and (overlay.info.height, overlay.info.width) == (48, 66)  # padded to even
+    np.testing.assert_allclose([overlay.info.time_of(i) for i in range(5)], [0, 0.04, 0.08, 0.12, 0.16], atol=1e-3)
+    assert json.loads((out / "run.json").read_text())["annotated_frame"] == 4
+    assert main([*args, "--iterations", "0"]) == 2  # not empty: refused, nothing overwritten
+    assert "not empty" in capsys.readouterr().err
