@@ -429,7 +429,8 @@ class OSVOS:
 
         Yields:
             ``(index, probs)``: the frame's position in ``frames`` and float32 (H, W) probabilities in
-            [0, 1], in order.
+            [0, 1], in order, at the frame's size (frames larger than the config's working resolution,
+            ``FineTuneConfig.working_short_side``, run through the network at it and come back upsampled).
 
         Raises:
             ValueError: a frame's size differs from the first segmented frame's; an index out of range.
