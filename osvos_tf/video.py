@@ -10,6 +10,7 @@ Importing this module without PyAV raises an ImportError that names the install 
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 import warnings
@@ -19,6 +20,8 @@ from pathlib import Path
 from typing import Any, cast
 
 import numpy as np
+
+from osvos_tf.atomic import atomic_path
 
 INSTALL_HINT = 'pip install "osvos_tf[video]" (from a checkout: pip install -e ".[video]")'
 
@@ -203,8 +206,10 @@ class VideoReader:
 class VideoWriter:
     """Encodes frames into a video file of one of the :data:`WRITE_FORMATS`, with given timestamps.
 
-    Use as a context manager; the file is complete once it exits. With ``audio_from`` and a format that keeps
-    audio, the first audio stream of that file is copied in, packet by packet, as the video advances.
+    Use as a context manager. The video is written to a temporary file beside ``path`` and renamed onto it when
+    the writer closes (:mod:`osvos_tf.atomic`), so ``path`` is never a truncated video; if the block raises, the
+    temporary file is removed. With ``audio_from`` and a format that keeps audio, the first audio stream of that
+    file is copied in, packet by packet, as the video advances.
     """
 
     def __init__(
@@ -222,7 +227,9 @@ class VideoWriter:
         self.path = Path(path)
         self.format = WRITE_FORMATS[kind]
         self.size = (int(height), int(width))
-        self._container = av.open(str(self.path), mode="w", format=self.format.container)
+        self._atomic = atomic_path(self.path)
+        temporary = self._atomic.__enter__()
+        self._container = av.open(str(temporary), mode="w", format=self.format.container)
         rate = Fraction(fps).limit_denominator(1001) if fps else Fraction(25)
         stream = self._container.add_stream(self.format.codec, rate=rate, options=dict(self.format.options))
         self._stream = cast(Any, stream)  # a VideoStream (PyAV types add_stream as any stream)
@@ -252,18 +259,37 @@ class VideoWriter:
             self._container.mux(packet)
 
     def close(self) -> None:
-        for packet in self._stream.encode():
-            self._container.mux(packet)
+        """Flush the encoder, finish the file and rename it onto ``path``."""
+        try:
+            for packet in self._stream.encode():
+                self._container.mux(packet)
+            if self._audio is not None:
+                self._audio.mux_until(None)
+        except BaseException as err:
+            self._abort(err)
+            raise
+        self._release()
+        self._atomic.__exit__(None, None, None)
+
+    def _abort(self, err: BaseException) -> None:
+        """Close without keeping the file (the temporary file is removed; ``path`` is left as it was)."""
+        with contextlib.suppress(Exception):
+            self._release()
+        self._atomic.__exit__(type(err), err, err.__traceback__)
+
+    def _release(self) -> None:
         if self._audio is not None:
-            self._audio.mux_until(None)
             self._audio.close()
         self._container.close()
 
     def __enter__(self) -> VideoWriter:
         return self
 
-    def __exit__(self, *exc) -> None:
-        self.close()
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc is None:
+            self.close()
+        else:
+            self._abort(exc)
 
 
 class _AudioCopy:

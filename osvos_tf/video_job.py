@@ -263,7 +263,7 @@ def segment_video_file(
             "info": info,
             "frames": info.frames,
         }
-        write_json_atomic(Path(out_dir) / "run.json", _run_record(summary, config, osvos, threshold, annotated.index))
+        write_json_atomic(Path(out_dir) / "run.json", _run_record(summary, osvos, threshold, annotated.index))
     return summary
 
 
@@ -290,7 +290,7 @@ def _segment_stream(osvos: OSVOS, reader, outputs, threshold: float, objects_sta
     bar.close()
 
 
-def _run_record(summary: dict, config: FineTuneConfig, osvos: OSVOS, threshold: float, frame_index: int) -> dict:
+def _run_record(summary: dict, osvos: OSVOS, threshold: float, frame_index: int) -> dict:
     """``run.json`` of a video job: what produced the results (never a machine path but the input's name)."""
     info, estimate = summary["info"], summary["estimate"]
     return {
@@ -306,7 +306,7 @@ def _run_record(summary: dict, config: FineTuneConfig, osvos: OSVOS, threshold: 
         "annotated_frame": frame_index,
         "working_shape": list(estimate.working_shape),
         "parent": osvos.parent.describe(),
-        "fine_tune_config": config_to_dict(config),
+        "fine_tune_config": config_to_dict(osvos.config),  # compute_dtype resolved
         "threshold": threshold,
         "snap": summary["snap"],
         "objects": summary["objects"],

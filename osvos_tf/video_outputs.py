@@ -95,7 +95,7 @@ class VideoOutputs(contextlib.ExitStack):
         writer = VideoWriter(
             path, kind, info.height, info.width, info.time_base, info.fps, audio_from=info.path if audio else None
         )
-        self.callback(writer.close)
+        self.push(writer.__exit__)  # finished on success; on an error its temporary file is removed
         self.paths[name] = path
         return writer
 

@@ -293,3 +293,15 @@ def test_cli_segments_an_odd_sized_vp9_video(tmp_path, capsys):
     assert json.loads((out / "run.json").read_text())["annotated_frame"] == 4
     assert main([*args, "--iterations", "0"]) == 2  # not empty: refused, nothing overwritten
     assert "not empty" in capsys.readouterr().err
+
+
+def test_an_interrupted_video_leaves_no_partial_file(tmp_path):
+    with pytest.raises(RuntimeError, match="interrupted"):
+        with VideoWriter(tmp_path / "o.mp4", "h264", 48, 64, TIME_BASE, 25) as writer:
+            writer.write(ramp(1)[0], 0)
+            raise RuntimeError("interrupted")
+    assert list(tmp_path.iterdir()) == []  # neither o.mp4 nor its temporary file
+    with VideoWriter(tmp_path / "o.mp4", "h264", 48, 64, TIME_BASE, 25) as writer:
+        writer.write(ramp(1)[0], 0)
+        assert not (tmp_path / "o.mp4").exists()  # renamed into place only when complete
+    assert [p.name for p in tmp_path.iterdir()] == ["o.mp4"] and len(VideoReader(tmp_path / "o.mp4")) == 1
