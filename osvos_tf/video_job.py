@@ -29,6 +29,9 @@ from osvos_tf.outputs import claim_output_dir
 #: ``short_side`` of the jobs: the working resolution's short side by default (DAVIS's).
 WORKING_SHORT_SIDE = FineTuneConfig().working_short_side
 
+#: The record of a job in its output folder: the recipe, the parent, the input, the times.
+RUN_RECORD = "run.json"
+
 
 def _recipe(
     preset: str | None, iterations: int | None, compute_dtype: str | None, short_side: int | None
@@ -84,7 +87,8 @@ def segment_video(
             8-bit PNG of ids), or any label map with ``objects``: one network per object
             (:meth:`OSVOS.fit_objects`) and palette PNGs out (index = object id).
         out_dir: masks go to ``out_dir/<frame name>.png`` (0/255); with ``overlay``, overlays to
-            ``out_dir/overlays/<frame name>.jpg``. A non-empty ``out_dir`` is refused unless ``overwrite``; one
+            ``out_dir/overlays/<frame name>.jpg``; the record of the run (recipe, parent, input, times) to
+            ``out_dir/run.json``. A non-empty ``out_dir`` is refused unless ``overwrite``; one
             that is, holds or lies in ``frames_dir``, or that another run is using, is always refused.
         iterations: fine-tuning updates (default: the config's; 0 = the network as loaded).
         checkpoint: the parent (see :class:`osvos_tf.osvos.OSVOS`): default the shipped preset; a preset name,
@@ -120,7 +124,7 @@ def segment_video(
             written = osvos.segment_objects_to_folder(
                 frames, out_dir, objects_state, threshold, overlay_dir, overwrite=True, progress=progress
             )
-            return {
+            summary = {
                 "masks": written,
                 "overlays": overlay_dir,
                 "fit_seconds": objects_state.seconds,
@@ -132,6 +136,8 @@ def segment_video(
                 "objects": list(objects_state.objects),
                 "estimate": estimate,
             }
+            _record_folder_job(out_dir, frames_dir, frames, shape, summary, osvos, threshold, frame_index)
+            return summary
         osvos = OSVOS(checkpoint=checkpoint, config=config, snap=snap)
         estimate = _announce(osvos, shape, len(frames), 1, progress)
         state = None
@@ -139,18 +145,28 @@ def segment_video(
             state = osvos.fit_one_shot(annotated, mask, log_dir=log_dir, time_budget_s=time_budget_s, progress=progress)
         start = time.perf_counter()
         written = osvos.segment_to_folder(frames, out_dir, threshold, overlay_dir, overwrite=True, progress=progress)
-    return {
-        "masks": written,
-        "overlays": overlay_dir,
-        "fit_seconds": state.seconds if state else 0.0,
-        "segment_seconds": time.perf_counter() - start,
-        "iterations": state.iterations if state else 0,
-        "source": osvos.source,
-        "snap": osvos.snapper.mode,
-        "snap_ms_per_frame": osvos.snapper.ms_per_frame(),
-        "objects": None,
-        "estimate": estimate,
-    }
+        summary = {
+            "masks": written,
+            "overlays": overlay_dir,
+            "fit_seconds": state.seconds if state else 0.0,
+            "segment_seconds": time.perf_counter() - start,
+            "iterations": state.iterations if state else 0,
+            "source": osvos.source,
+            "snap": osvos.snapper.mode,
+            "snap_ms_per_frame": osvos.snapper.ms_per_frame(),
+            "objects": None,
+            "estimate": estimate,
+        }
+        _record_folder_job(out_dir, frames_dir, frames, shape, summary, osvos, threshold, frame_index)
+    return summary
+
+
+def _record_folder_job(out_dir, frames_dir, frames, shape, summary, osvos, threshold, frame_index) -> None:
+    """Write ``out_dir/run.json`` for :func:`segment_video`."""
+    source = {"frames_folder": Path(frames_dir).name, "frames": len(frames), "width": shape[1], "height": shape[0]}
+    outputs = {"masks": ".", **({"overlays": "overlays"} if summary["overlays"] is not None else {})}
+    index = frame_index % len(frames)
+    _write_run_record(out_dir, _run_record(source, summary, osvos, threshold, index, outputs))
 
 
 def _objects_to_segment(mask, frame: np.ndarray, name: str, objects: Sequence[int] | None) -> tuple[int, ...] | None:
@@ -213,7 +229,6 @@ def segment_video_file(
         ImportError: no PyAV (the message names the install command); FileNotFoundError, ValueError: a missing
             or unreadable video, a frame index out of range, a mask that does not fit the frame, bad options.
     """
-    from osvos_tf.atomic import write_json_atomic
     from osvos_tf.video import VideoReader
     from osvos_tf.video_outputs import VideoOutputs, check_output_kinds
 
@@ -263,7 +278,17 @@ def segment_video_file(
             "info": info,
             "frames": info.frames,
         }
-        write_json_atomic(Path(out_dir) / "run.json", _run_record(summary, osvos, threshold, annotated.index))
+        source = {
+            "video": info.path.name,
+            "frames": info.frames,
+            "width": info.width,
+            "height": info.height,
+            "fps": info.fps,
+            "rotation": info.rotation,
+            "audio": info.audio,
+        }
+        outputs_written = {k: p.name for k, p in outputs.paths.items()}
+        _write_run_record(out_dir, _run_record(source, summary, osvos, threshold, annotated.index, outputs_written))
     return summary
 
 
@@ -290,31 +315,29 @@ def _segment_stream(osvos: OSVOS, reader, outputs, threshold: float, objects_sta
     bar.close()
 
 
-def _run_record(summary: dict, osvos: OSVOS, threshold: float, frame_index: int) -> dict:
-    """``run.json`` of a video job: what produced the results (never a machine path but the input's name)."""
-    info, estimate = summary["info"], summary["estimate"]
+def _run_record(source: dict, summary: dict, osvos: OSVOS, threshold: float, frame_index: int, outputs: dict) -> dict:
+    """``run.json`` of a job: what produced the results (``source``: the input, by name, never a machine path;
+    ``outputs``: what was written, relative to the output folder)."""
     return {
-        "video": info.path.name,
-        "input": {
-            "frames": info.frames,
-            "width": info.width,
-            "height": info.height,
-            "fps": info.fps,
-            "rotation": info.rotation,
-            "audio": info.audio,
-        },
+        "input": source,
         "annotated_frame": frame_index,
-        "working_shape": list(estimate.working_shape),
+        "working_shape": list(summary["estimate"].working_shape),
         "parent": osvos.parent.describe(),
         "fine_tune_config": config_to_dict(osvos.config),  # compute_dtype resolved
         "threshold": threshold,
         "snap": summary["snap"],
         "objects": summary["objects"],
-        "outputs": {k: p.name for k, p in summary["paths"].items()},
+        "outputs": outputs,
         "seconds": {
             "fit": summary["fit_seconds"],
             "segment": summary["segment_seconds"],
-            "estimated": estimate.seconds,
+            "estimated": summary["estimate"].seconds,
         },
         "iterations": summary["iterations"],
     }
+
+
+def _write_run_record(out_dir: str | os.PathLike, record: dict) -> None:
+    from osvos_tf.atomic import write_json_atomic
+
+    write_json_atomic(Path(out_dir) / RUN_RECORD, record)

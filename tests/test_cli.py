@@ -1,5 +1,6 @@
 """The command line end to end on a tiny input."""
 
+import json
 import subprocess
 import sys
 
@@ -47,6 +48,11 @@ def test_segment_end_to_end(tiny, tmp_path):
     assert len(list((out / "overlays").glob("*.jpg"))) == 4
     assert read_mask(out / "00001.png").shape == (48, 64)
     assert list((tmp_path / "tb").glob("events.out.tfevents.*"))
+    record = json.loads((out / "run.json").read_text())  # the recipe, the parent and the input, by name
+    assert record["input"] == {"frames_folder": frames_dir.name, "frames": 4, "width": 64, "height": 48}
+    assert record["fine_tune_config"]["iterations"] == 5 and record["outputs"] == {"masks": ".", "overlays": "overlays"}
+    assert record["threshold"] == 0.5 and str(tmp_path) not in (out / "run.json").read_text()
+    assert "working resolution 64x48 (native); estimated" in r.stderr
     # a second run into the same folder is refused, and nothing is touched
     before = (out / "00001.png").read_bytes()
     r2 = _segment(frames_dir, masks_dir / "00000.png", out, "--iterations", "0")

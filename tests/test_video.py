@@ -206,7 +206,7 @@ def test_segment_video_file_one_object_end_to_end(tmp_path, clip):
     alpha = list(read_alpha(out / "cutout.webm"))
     assert len(alpha) == 10 and np.mean([((a > 127) == g).mean() for a, g in zip(alpha, got)]) > 0.98
     record = json.loads((out / "run.json").read_text())
-    assert record["video"] == "clip.mp4" and record["working_shape"] == [64, 96]
+    assert record["input"]["video"] == "clip.mp4" and record["working_shape"] == [64, 96]
     assert record["fine_tune_config"]["working_short_side"] == 64 and record["outputs"]["cutout"] == "cutout.webm"
     assert str(tmp_path) not in (out / "run.json").read_text()  # no machine paths
 
