@@ -163,25 +163,29 @@ def main(argv=None) -> int:
     args = _parser().parse_args(argv)
     _quiet_tensorflow()
     try:
-        if args.command == "segment" and args.video is not None:
-            from osvos_tf.video_job import segment_video_file
-
-            s = segment_video_file(
-                args.video,
-                args.mask,
-                args.out,
-                args.frame_index,
-                args.iterations,
-                args.checkpoint,
-                args.tensorboard,
-                args.overwrite,
-                args.threshold,
-                args.time_budget,
+        if args.command == "segment":
+            common = dict(
+                mask=args.mask,
+                out_dir=args.out,
+                frame_index=args.frame_index,
+                iterations=args.iterations,
+                checkpoint=args.checkpoint,
+                log_dir=args.tensorboard,
+                overwrite=args.overwrite,
+                threshold=args.threshold,
+                time_budget_s=args.time_budget,
                 snap=None if args.snap == "none" else args.snap,
                 preset=args.preset,
                 compute_dtype=args.compute_dtype,
                 objects=_object_ids(args.objects),
                 short_side=None if args.native else args.short_side,
+            )
+        if args.command == "segment" and args.video is not None:
+            from osvos_tf.video_job import segment_video_file
+
+            s = segment_video_file(
+                args.video,
+                **common,
                 masks=args.masks,
                 overlay=args.overlay,
                 cutout=args.cutout,
@@ -198,24 +202,7 @@ def main(argv=None) -> int:
 
             if args.masks != "png" or args.cutout or args.soft_alpha:
                 raise ValueError("--masks video, --cutout and --soft-alpha need --video (a video file).")
-            s = segment_video(
-                args.frames,
-                args.mask,
-                args.out,
-                args.frame_index,
-                args.iterations,
-                args.checkpoint,
-                args.overlay,
-                args.tensorboard,
-                args.overwrite,
-                args.threshold,
-                args.time_budget,
-                snap=None if args.snap == "none" else args.snap,
-                preset=args.preset,
-                compute_dtype=args.compute_dtype,
-                objects=_object_ids(args.objects),
-                short_side=None if args.native else args.short_side,
-            )
+            s = segment_video(args.frames, **common, overlay=args.overlay)
             print(
                 f"{len(s['masks'])} {'label maps' if s['objects'] else 'masks'} written to {args.out}"
                 + (f" (objects {','.join(map(str, s['objects']))})" if s["objects"] else "")
