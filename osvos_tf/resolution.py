@@ -2,7 +2,7 @@
 brought back to the input size.
 
 At native 1080p one fine-tuning update costs about five 480p updates (the cost grows with the pixel count), so a
-phone video would fine-tune for hours; DAVIS, on which the recipe was made, is 480p. Frames whose short side is
+phone video would fine-tune for hours on a float32 CPU; DAVIS, on which the recipe was made, is 480p. Frames whose short side is
 longer than :attr:`osvos_tf.config.FineTuneConfig.working_short_side` (default 480) are therefore downscaled
 (frames: Lanczos; masks: area fraction > 0.5) for fine-tuning and segmentation, and the probabilities upsampled
 bilinearly to the input size, where they are thresholded (and snapped). Frames that are already small enough are
