@@ -137,6 +137,13 @@ class FineTuneConfig:
             )
 
 
+def schedule_counts(config: FineTuneConfig) -> tuple[int, int]:
+    """``(coarse, rest)``: how many of ``config``'s updates draw from ``coarse_scales`` (the first ones) and how
+    many from ``scales`` (the time estimates of :mod:`osvos_tf.estimate` and the speed benchmark use it)."""
+    coarse = min(config.coarse_updates, config.iterations)
+    return coarse, config.iterations - coarse
+
+
 #: Fine-tuning presets: overrides of :class:`FineTuneConfig` fields (the CLI's and the tools' default is
 #: 'default'). Chosen from the measured J curve (README, "Presets"): J rises fast up to ~150 updates and by
 #: about 0.5 points per 100 updates past 200, so 'accurate' stops at 300; the original TF demo's 500 is

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from osvos_tf.config import FineTuneConfig
+from osvos_tf.config import FineTuneConfig, schedule_counts
 
 #: A fine-tuning update at scale 1 of the working frame, in forward passes of that frame (see the docstring).
 UPDATE_COST_IN_FORWARDS = 4.3
@@ -22,12 +22,12 @@ def update_units(config: FineTuneConfig) -> float:
     """The fine-tuning of ``config`` in full-size updates: each update counts the mean squared scale of the
     pool it draws from (``coarse_scales`` for the first ``coarse_updates``, then ``scales``). 200 updates of
     the original schedule (0.5, 0.8, 1.0) are 126 units; the 'default' preset (100 of them at 0.5) 88."""
-    coarse = min(config.coarse_updates, config.iterations)
+    coarse, rest = schedule_counts(config)
 
     def mean_square(scales) -> float:
         return sum(float(s) ** 2 for s in scales) / len(scales)
 
-    return coarse * mean_square(config.coarse_scales) + (config.iterations - coarse) * mean_square(config.scales)
+    return coarse * mean_square(config.coarse_scales) + rest * mean_square(config.scales)
 
 
 @dataclasses.dataclass(frozen=True)

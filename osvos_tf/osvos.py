@@ -35,6 +35,7 @@ from osvos_tf.frames import check_pair, read_frame
 from osvos_tf.masks import read_user_mask
 from osvos_tf.objects import ObjectsState
 from osvos_tf.parents import BASE_SOURCES, ParentSource, get_preset, resolve_parent
+from osvos_tf.resolution import resize_frame, resize_mask, resize_probs, working_shape
 from osvos_tf.snapping import Snapper
 from osvos_tf.video_state import NetworkWeights, VideoState
 
@@ -238,7 +239,6 @@ class OSVOS:
         """:meth:`fit` on checked arrays (uint8 RGB frames, bool masks, optional bool void maps), at the
         config's working resolution; ``label`` names the progress bar. Also the per-object fine-tuning of
         :func:`osvos_tf.objects.fit_objects`."""
-        from osvos_tf.resolution import resize_frame, resize_mask, working_shape
         from osvos_tf.training import finetune
 
         side = config.working_short_side
@@ -382,8 +382,6 @@ class OSVOS:
     def _predict_probs(self, frame: np.ndarray, short_side: int | None) -> np.ndarray:
         """Float32 (H, W) probabilities in [0, 1] of the loaded network for a uint8 RGB (H, W, 3) frame: computed
         at the working resolution of ``short_side`` (:mod:`osvos_tf.resolution`), upsampled back to (H, W)."""
-        from osvos_tf.resolution import resize_frame, resize_probs, working_shape
-
         shape = working_shape(frame.shape[0], frame.shape[1], short_side)
         probs = self._predict_fn()(resize_frame(frame, shape)).numpy()
         return resize_probs(probs, frame.shape[:2])
@@ -399,8 +397,6 @@ class OSVOS:
         """Estimate the time of fine-tuning (``config``, default :attr:`config`) and segmenting ``n_frames``
         frames of ``input_shape`` (H, W), for ``n_objects`` objects, from one timed forward pass at the
         working resolution (:mod:`osvos_tf.estimate`; a second or two, the first call also traces)."""
-        from osvos_tf.resolution import working_shape
-
         config = self.config if config is None else config
         shape = working_shape(int(input_shape[0]), int(input_shape[1]), config.working_short_side)
         frame = np.zeros((*shape, 3), np.uint8)

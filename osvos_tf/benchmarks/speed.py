@@ -46,7 +46,7 @@ from typing import Any
 
 import numpy as np
 
-from osvos_tf.config import PRESETS, FineTuneConfig, SpeedSettings, finetune_config
+from osvos_tf.config import PRESETS, FineTuneConfig, SpeedSettings, finetune_config, schedule_counts
 from osvos_tf.cpu import resolve_compute_dtype
 
 #: The video :func:`benchmark_video` uses when no frames are given and DAVIS has it.
@@ -369,11 +369,11 @@ class _FineTuning:
         """The estimated time of ``config``'s updates: its coarse updates x the update time at its
         ``coarse_scales``, plus the others x the update time at its ``scales`` (None: not timed)."""
         main = self.iteration_s.get(self.name_of(config))
-        n_coarse = min(config.coarse_updates, config.iterations)
+        n_coarse, n_rest = schedule_counts(config)
         coarse = self.iteration_s.get(self.name_of(dataclasses.replace(config, scales=config.coarse_scales)))
         if main is None or (n_coarse and coarse is None):
             return None
-        return n_coarse * (coarse or 0.0) + (config.iterations - n_coarse) * main
+        return n_coarse * (coarse or 0.0) + n_rest * main
 
     def preset_times(self, settings: SpeedSettings, png_s_per_frame: float, say) -> dict[str, dict]:
         """Per preset: its fine-tuning time (run end to end for ``settings.measure``, else estimated as set-up +
